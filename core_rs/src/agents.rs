@@ -1,6 +1,7 @@
 //! Agents, their states, and the index of offerable agents by skill profile, centre and region.
 
-use crate::policy::{RegionKey, Selection};
+use crate::calls::ScopeKey;
+use crate::policy::Selection;
 use crate::skills::{mask_of, Level, Levels, Mask, SkillId};
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
@@ -111,6 +112,31 @@ pub struct AgentKey {
     pub agent: u32,
 }
 
+/// The offerable agents of one profile within one scope (a centre, a region, or everywhere), and
+/// where the scope's head lists hold this set's head (`pos[j]`, for `Profile::list_index(j)`).
+#[derive(Debug, Clone, Default)]
+pub struct HeadSet {
+    pub set: BTreeSet<AgentKey>,
+    pub pos: Vec<usize>,
+}
+
+/// A profile's best offerable agent in one scope, copied into the scope's head lists so that the
+/// search for an agent scans contiguous memory. `level` is the profile's level in the list's skill.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentHead {
+    pub mask: Mask,
+    pub fair: f64,
+    pub since: f64,
+    pub agent: u32,
+    pub profile: u32,
+    pub centre: u32,
+    pub level: Level,
+}
+
+/// Per scope, lists of profile heads: list 0 holds every profile, list `s + 1` the profiles that
+/// have skill `s`.
+pub type HeadLists = FxHashMap<ScopeKey, Vec<Vec<AgentHead>>>;
+
 /// All agents with exactly the same skills and levels. Their skill score for a call is the same,
 /// so the best offerable one in any centre or region is the head of the matching set.
 #[derive(Debug, Clone)]
@@ -118,9 +144,7 @@ pub struct Profile {
     pub skills: Box<[(SkillId, Level)]>,
     pub mask: Mask,
     pub levels: Levels,
-    pub all: BTreeSet<AgentKey>,
-    pub by_region: FxHashMap<RegionKey, BTreeSet<AgentKey>>,
-    pub by_centre: FxHashMap<u32, BTreeSet<AgentKey>>,
+    pub sets: FxHashMap<ScopeKey, HeadSet>,
     pub staffed: u32,
 }
 
@@ -130,41 +154,127 @@ impl Profile {
             mask: mask_of(&skills),
             levels: Levels::from_sorted(&skills),
             skills,
-            all: BTreeSet::new(),
-            by_region: FxHashMap::default(),
-            by_centre: FxHashMap::default(),
+            sets: FxHashMap::default(),
             staffed: 0,
         }
     }
 
-    pub fn insert(&mut self, key: AgentKey, centre: u32, region: RegionKey) {
-        self.by_region.entry(region).or_default().insert(key.clone());
-        self.by_centre.entry(centre).or_default().insert(key.clone());
-        self.all.insert(key);
+    /// The head-list index and skill level of the profile's `j`-th list.
+    pub fn list_index(&self, j: usize) -> (usize, Level) {
+        if j == 0 {
+            (0, 0)
+        } else {
+            let (s, l) = self.skills[j - 1];
+            (s as usize + 1, l)
+        }
     }
 
-    pub fn remove(&mut self, key: &AgentKey, centre: u32, region: RegionKey) {
-        self.all.remove(key);
-        if let Some(set) = self.by_region.get_mut(&region) {
-            set.remove(key);
-        }
-        if let Some(set) = self.by_centre.get_mut(&centre) {
-            set.remove(key);
+    /// The inverse of `list_index`.
+    fn slot_of_list(&self, li: usize) -> usize {
+        if li == 0 {
+            0
+        } else {
+            1 + self
+                .skills
+                .iter()
+                .position(|&(s, _)| s as usize + 1 == li)
+                .expect("profile has the list's skill")
         }
     }
 
     pub fn clear_index(&mut self) {
-        self.all.clear();
-        self.by_region.clear();
-        self.by_centre.clear();
+        self.sets.clear();
         self.staffed = 0;
     }
+}
 
-    pub fn head_in_centre(&self, centre: u32) -> Option<&AgentKey> {
-        self.by_centre.get(&centre).and_then(|s| s.first())
+/// Adds an offerable agent to its profile's sets for each scope, keeping head lists current.
+pub fn index_insert(
+    profiles: &mut [Profile],
+    lists: &mut HeadLists,
+    pi: u32,
+    key: &AgentKey,
+    centre: u32,
+    scopes: &[ScopeKey],
+) {
+    for &sk in scopes {
+        let hs = profiles[pi as usize].sets.entry(sk).or_default();
+        let new_head = hs.set.first().is_none_or(|h| key < h);
+        hs.set.insert(key.clone());
+        if new_head {
+            head_changed(profiles, lists, pi, sk, centre);
+        }
     }
+}
 
-    pub fn head_in_region(&self, region: RegionKey) -> Option<&AgentKey> {
-        self.by_region.get(&region).and_then(|s| s.first())
+/// Removes an agent from its profile's sets for each scope, keeping head lists current.
+pub fn index_remove(
+    profiles: &mut [Profile],
+    lists: &mut HeadLists,
+    pi: u32,
+    key: &AgentKey,
+    scopes: &[ScopeKey],
+    centre_of: impl Fn(u32) -> u32,
+) {
+    for &sk in scopes {
+        let Some(hs) = profiles[pi as usize].sets.get_mut(&sk) else { continue };
+        let was_head = hs.set.first() == Some(key);
+        hs.set.remove(key);
+        if was_head {
+            let centre = hs.set.first().map_or(0, |h| centre_of(h.agent));
+            head_changed(profiles, lists, pi, sk, centre);
+        }
+    }
+}
+
+fn head_changed(profiles: &mut [Profile], lists: &mut HeadLists, pi: u32, sk: ScopeKey, centre: u32) {
+    let lists = lists.entry(sk).or_default();
+    let p = &mut profiles[pi as usize];
+    let n = p.skills.len() + 1;
+    let hs = p.sets.get_mut(&sk).expect("head set");
+    let head = hs.set.first().cloned();
+    let mut fixes: Vec<(u32, usize, usize)> = Vec::new();
+    match head {
+        None => {
+            let pos = std::mem::take(&mut hs.pos);
+            for (j, &at) in pos.iter().enumerate() {
+                let (li, _) = p.list_index(j);
+                let list = &mut lists[li];
+                list.swap_remove(at);
+                if let Some(moved) = list.get(at) {
+                    fixes.push((moved.profile, li, at));
+                }
+            }
+        }
+        Some(h) => {
+            let fresh = hs.pos.is_empty();
+            for j in 0..n {
+                let (li, level) = p.list_index(j);
+                let entry = AgentHead {
+                    mask: p.mask,
+                    fair: h.fair.0,
+                    since: h.since.0,
+                    agent: h.agent,
+                    profile: pi,
+                    centre,
+                    level,
+                };
+                if lists.len() <= li {
+                    lists.resize(li + 1, Vec::new());
+                }
+                let hs = p.sets.get_mut(&sk).expect("head set");
+                if fresh {
+                    hs.pos.push(lists[li].len());
+                    lists[li].push(entry);
+                } else {
+                    lists[li][hs.pos[j]] = entry;
+                }
+            }
+        }
+    }
+    for (q, li, at) in fixes {
+        let q = &mut profiles[q as usize];
+        let j = q.slot_of_list(li);
+        q.sets.get_mut(&sk).expect("head set").pos[j] = at;
     }
 }

@@ -61,6 +61,19 @@ pub struct Bucket {
     pub list_pos: Option<usize>,
 }
 
+/// A non-empty bucket in its scope list, with a copy of what ranking its head needs, so that an
+/// agent looking for a call scans one contiguous array and touches a bucket only to confirm it.
+#[derive(Clone, Copy, Debug)]
+pub struct HeadEntry {
+    pub mask: Mask,
+    pub base: f64,
+    pub ageing: f64,
+    /// The head call's `enqueued_at` and slot.
+    pub t: f64,
+    pub slot: u32,
+    pub bucket: u32,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallState {
     Waiting { bucket: u32, step: u8 },

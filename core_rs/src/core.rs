@@ -2,8 +2,8 @@
 //!
 //! Pure and I/O-free; time is always an argument. Semantics: `docs/routing-policy.md`.
 
-use crate::agents::{Agent, AgentKey, AgentState, Profile, F};
-use crate::calls::{Bucket, BucketKey, Call, CallState, ScopeKey};
+use crate::agents::{index_insert, index_remove, Agent, AgentKey, AgentState, HeadLists, Profile, F};
+use crate::calls::{Bucket, BucketKey, Call, CallState, HeadEntry, ScopeKey};
 use crate::error::{check_id, CoreError, ErrorKind, Result};
 use crate::intern::Interner;
 use crate::policy::{Policy, PolicySpec, Scope};
@@ -57,26 +57,6 @@ impl PartialOrd for CallRank {
     }
 }
 
-/// An agent's rank for a call: higher score, then lower fair, earlier since, smaller id.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct AgentRank {
-    pub score: F,
-    pub key: AgentKey,
-}
-
-impl Ord for AgentRank {
-    /// `Greater` means ranked higher (chosen first).
-    fn cmp(&self, o: &Self) -> Ordering {
-        self.score.cmp(&o.score).then_with(|| o.key.cmp(&self.key))
-    }
-}
-
-impl PartialOrd for AgentRank {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
 pub struct Core {
     pub(crate) policy: Policy,
     pub(crate) skills: Interner,
@@ -86,6 +66,8 @@ pub struct Core {
     pub(crate) names: Interner,
     pub(crate) agents: Vec<Option<Agent>>,
     pub(crate) profiles: Vec<Profile>,
+    /// Profile heads of offerable agents per scope and skill (see `agents::HeadLists`).
+    agent_lists: HeadLists,
     profile_map: FxHashMap<Box<[(SkillId, Level)]>, u32>,
     /// Per skill id, the profiles that have it.
     skill_profiles: Vec<Vec<u32>>,
@@ -95,7 +77,7 @@ pub struct Core {
     pub(crate) buckets: Vec<Bucket>,
     bucket_map: FxHashMap<BucketKey, u32>,
     /// Non-empty buckets per scope, split by lead skill (see `BucketKey::lead`).
-    scope_lists: FxHashMap<ScopeKey, Vec<Vec<u32>>>,
+    scope_lists: FxHashMap<ScopeKey, Vec<Vec<HeadEntry>>>,
     /// All buckets (empty or not) per queue.
     pub(crate) queue_buckets: Vec<Vec<u32>>,
     /// Waiting calls per queue and class.
@@ -159,6 +141,7 @@ impl Core {
             names: Interner::default(),
             agents: Vec::new(),
             profiles: Vec::new(),
+            agent_lists: HeadLists::default(),
             profile_map: FxHashMap::default(),
             skill_profiles: Vec::new(),
             calls: Vec::new(),
@@ -295,35 +278,47 @@ impl Core {
         p
     }
 
+    fn agent_scopes(&self, centre: u32) -> [ScopeKey; 3] {
+        [ScopeKey::Centre(centre), ScopeKey::Region(self.policy.region_of(centre)), ScopeKey::Any]
+    }
+
     fn unindex_agent(&mut self, slot: u32) {
+        let a = self.agents[slot as usize].as_ref().expect("live agent slot");
+        let (pi, staffed, key) = (a.profile, a.staffed, a.indexed.clone());
+        if let Some(key) = key {
+            let scopes = self.agent_scopes(a.centre);
+            let agents = &self.agents;
+            let centre_of = |s: u32| agents[s as usize].as_ref().expect("live agent slot").centre;
+            index_remove(&mut self.profiles, &mut self.agent_lists, pi, &key, &scopes, centre_of);
+        }
+        if staffed {
+            self.profiles[pi as usize].staffed -= 1;
+        }
         let a = self.agents[slot as usize].as_mut().expect("live agent slot");
-        let profile = &mut self.profiles[a.profile as usize];
-        if let Some(key) = a.indexed.take() {
-            profile.remove(&key, a.centre, self.policy.region_of(a.centre));
-        }
-        if a.staffed {
-            profile.staffed -= 1;
-            a.staffed = false;
-        }
+        a.indexed = None;
+        a.staffed = false;
     }
 
     fn reindex_agent(&mut self, slot: u32) {
+        let a = self.agents[slot as usize].as_ref().expect("live agent slot");
+        let (pi, centre) = (a.profile, a.centre);
+        let key = a.offerable().then(|| AgentKey {
+            fair: F(a.fair(&self.policy.selection)),
+            since: F(a.available_since),
+            id: a.id.clone(),
+            agent: slot,
+        });
+        let staffed = a.is_staffed();
+        if let Some(key) = &key {
+            let scopes = self.agent_scopes(centre);
+            index_insert(&mut self.profiles, &mut self.agent_lists, pi, key, centre, &scopes);
+        }
+        if staffed {
+            self.profiles[pi as usize].staffed += 1;
+        }
         let a = self.agents[slot as usize].as_mut().expect("live agent slot");
-        let profile = &mut self.profiles[a.profile as usize];
-        if a.offerable() {
-            let key = AgentKey {
-                fair: F(a.fair(&self.policy.selection)),
-                since: F(a.available_since),
-                id: a.id.clone(),
-                agent: slot,
-            };
-            profile.insert(key.clone(), a.centre, self.policy.region_of(a.centre));
-            a.indexed = Some(key);
-        }
-        if a.is_staffed() {
-            profile.staffed += 1;
-            a.staffed = true;
-        }
+        a.indexed = key;
+        a.staffed = staffed;
     }
 
     /// Applies `f` to an agent, keeping the index consistent around the change.
@@ -531,14 +526,18 @@ impl Core {
             let id2 = &calls[s2 as usize].as_ref().expect("live call slot").id;
             (F(t2), &**id2) < (F(t), &**id)
         };
-        if bucket.calls.back().is_none_or(before) {
+        let pos = if bucket.calls.back().is_none_or(before) {
             bucket.calls.push_back((t, slot));
+            bucket.calls.len() - 1
         } else {
             let pos = bucket.calls.partition_point(before);
             bucket.calls.insert(pos, (t, slot));
-        }
+            pos
+        };
         if bucket.calls.len() == 1 {
             self.list_insert(b);
+        } else if pos == 0 {
+            self.refresh_head(b);
         }
         if let Some(n) = next {
             self.relax.push(Reverse((F(n), slot, gen)));
@@ -568,10 +567,19 @@ impl Core {
         bucket.calls.remove(pos);
         if bucket.calls.is_empty() {
             self.list_remove(b);
+        } else if pos == 0 {
+            self.refresh_head(b);
         }
     }
 
+    fn head_entry(&self, b: u32) -> HeadEntry {
+        let bucket = &self.buckets[b as usize];
+        let &(t, slot) = bucket.calls.front().expect("non-empty bucket");
+        HeadEntry { mask: bucket.mask, base: bucket.base, ageing: bucket.ageing, t, slot, bucket: b }
+    }
+
     fn list_insert(&mut self, b: u32) {
+        let entry = self.head_entry(b);
         let key = &self.buckets[b as usize].key;
         let lead = key.lead();
         let lists = self.scope_lists.entry(key.scope).or_default();
@@ -579,7 +587,7 @@ impl Core {
             lists.resize(lead + 1, Vec::new());
         }
         self.buckets[b as usize].list_pos = Some(lists[lead].len());
-        lists[lead].push(b);
+        lists[lead].push(entry);
     }
 
     fn list_remove(&mut self, b: u32) {
@@ -589,9 +597,17 @@ impl Core {
         let key = &self.buckets[b as usize].key;
         let list = &mut self.scope_lists.get_mut(&key.scope).expect("scope list")[key.lead()];
         list.swap_remove(pos);
-        if let Some(&moved) = list.get(pos) {
-            self.buckets[moved as usize].list_pos = Some(pos);
+        if let Some(moved) = list.get(pos) {
+            self.buckets[moved.bucket as usize].list_pos = Some(pos);
         }
+    }
+
+    /// Copies a bucket's new head into its scope-list entry.
+    fn refresh_head(&mut self, b: u32) {
+        let Some(pos) = self.buckets[b as usize].list_pos else { return };
+        let entry = self.head_entry(b);
+        let key = &self.buckets[b as usize].key;
+        self.scope_lists.get_mut(&key.scope).expect("scope list")[key.lead()][pos] = entry;
     }
 
     // ----- calls ------------------------------------------------------------------------------
@@ -749,33 +765,33 @@ impl Core {
             ScopeKey::Agent(a.name),
         ];
         let mut best: Option<(f64, f64, u32, u32)> = None;
-        let mut consider = |b: u32| {
-            let bucket = &self.buckets[b as usize];
-            let Some(&(t, slot)) = bucket.calls.front() else { return };
-            if bucket.mask & !p.mask != 0 || !p.levels.satisfies(&bucket.key.req) {
+        let mut consider = |e: &HeadEntry| {
+            let prio = e.base + e.ageing * (now - e.t);
+            if let Some((bp, bt, _, _)) = best {
+                // Cheap rejection first; ties on (prio, t) fall through to the id comparison.
+                if prio < bp || (prio == bp && e.t > bt) {
+                    return;
+                }
+            }
+            if e.mask & !p.mask != 0 || !p.levels.satisfies(&self.buckets[e.bucket as usize].key.req) {
                 return;
             }
-            let prio = bucket.base + bucket.ageing * (now - t);
             let better = match best {
                 None => true,
-                Some((bp, bt, bs, _)) => {
-                    prio > bp
-                        || (prio == bp
-                            && (t < bt || (t == bt && self.call(slot).id < self.call(bs).id)))
-                }
+                Some((bp, bt, bs, _)) => prio > bp || e.t < bt || self.call(e.slot).id < self.call(bs).id,
             };
             if better {
-                best = Some((prio, t, slot, b));
+                best = Some((prio, e.t, e.slot, e.bucket));
             }
         };
         for sk in scopes {
             let Some(lists) = self.scope_lists.get(&sk) else { continue };
             if let Some(l) = lists.first() {
-                l.iter().for_each(|&b| consider(b));
+                l.iter().for_each(&mut consider);
             }
             for &(s, _) in p.skills.iter() {
                 if let Some(l) = lists.get(s as usize + 1) {
-                    l.iter().for_each(|&b| consider(b));
+                    l.iter().for_each(&mut consider);
                 }
             }
         }
@@ -810,37 +826,62 @@ impl Core {
             let ok = a.offerable() && self.profiles[a.profile as usize].levels.satisfies(req);
             return ok.then_some(p);
         }
-        let all: Vec<u32>;
-        let candidates: &[u32] = match req.iter().min_by_key(|&&(s, _)| {
-            self.skill_profiles.get(s as usize).map_or(0, Vec::len)
-        }) {
-            Some(&(s, _)) => self.skill_profiles.get(s as usize).map_or(&[], Vec::as_slice),
-            None => {
-                all = (0..self.profiles.len() as u32).collect();
-                &all
-            }
+        let (wide, home_too) = match bucket.key.scope {
+            ScopeKey::Centre(h) => (ScopeKey::Centre(h), false),
+            other => (other, true),
         };
-        let mut best: Option<AgentRank> = None;
-        for &pi in candidates {
-            let p = &self.profiles[pi as usize];
-            if p.all.is_empty() || p.mask & bucket.mask != bucket.mask || !p.levels.satisfies(req) {
-                continue;
-            }
-            let (first, home_head) = match bucket.key.scope {
-                ScopeKey::Centre(centre) => (p.head_in_centre(centre), None),
-                ScopeKey::Region(r) => (p.head_in_region(r), p.head_in_centre(c.home)),
-                _ => (p.all.first(), p.head_in_centre(c.home)),
-            };
-            let skill = self.skill_score(p, c);
-            for key in [first, home_head].into_iter().flatten() {
-                let home = self.agent(key.agent).centre == c.home;
-                let rank = AgentRank { score: F(self.score(skill, home, key.fair.0)), key: key.clone() };
-                if best.as_ref().is_none_or(|b| rank > *b) {
-                    best = Some(rank);
+        // Scan the head list of the rarest required skill (list 0, every profile, when none).
+        let lists_of = |sk: ScopeKey| self.agent_lists.get(&sk);
+        let li = match req
+            .iter()
+            .min_by_key(|&&(s, _)| lists_of(wide).and_then(|l| l.get(s as usize + 1)).map_or(0, Vec::len))
+        {
+            Some(&(s, _)) => s as usize + 1,
+            None => 0,
+        };
+        // One required skill and no preferred ones: eligibility and skill score come from the
+        // head entry itself, without touching the profile.
+        let simple = li > 0 && req.len() == 1 && c.preferred.is_empty();
+        let weight = if simple { self.policy.skill_weight(req[0].0) } else { 0.0 };
+        let mut best: Option<(f64, f64, f64, u32)> = None;
+        let scopes = [Some(wide), home_too.then_some(ScopeKey::Centre(c.home))];
+        for sk in scopes.into_iter().flatten() {
+            let Some(list) = lists_of(sk).and_then(|l| l.get(li)) else { continue };
+            for e in list {
+                if e.mask & bucket.mask != bucket.mask {
+                    continue;
+                }
+                let skill = if simple {
+                    if e.level < req[0].1 {
+                        continue;
+                    }
+                    weight * e.level as f64
+                } else {
+                    let p = &self.profiles[e.profile as usize];
+                    if !p.levels.satisfies(req) {
+                        continue;
+                    }
+                    self.skill_score(p, c)
+                };
+                let score = self.score(skill, e.centre == c.home, e.fair);
+                let better = match best {
+                    None => true,
+                    Some((bs, bf, bt, ba)) => {
+                        score > bs
+                            || (score == bs
+                                && (e.fair < bf
+                                    || (e.fair == bf
+                                        && (e.since < bt
+                                            || (e.since == bt
+                                                && self.agent(e.agent).id < self.agent(ba).id)))))
+                    }
+                };
+                if better {
+                    best = Some((score, e.fair, e.since, e.agent));
                 }
             }
         }
-        best.map(|r| r.key.agent)
+        best.map(|(_, _, _, a)| a)
     }
 
     /// Why `agent` may not take waiting call `slot` now (empty when eligible).
@@ -1016,10 +1057,16 @@ impl Core {
                     let qn = &self.policy.queues[c.queue as usize].name;
                     let cn = &self.policy.classes[c.class as usize].name;
                     let q = policy.queue_index.get(qn).copied().ok_or_else(|| {
-                        CoreError::policy(format!("queues: queue {qn:?} is removed but call {:?} is in it", &*c.id))
+                        CoreError::policy(format!(
+                            "queues: queue {qn:?} is removed but call {:?} is in it",
+                            &*c.id
+                        ))
                     })?;
                     let k = policy.class_index.get(cn).copied().ok_or_else(|| {
-                        CoreError::policy(format!("classes: class {cn:?} is removed but call {:?} has it", &*c.id))
+                        CoreError::policy(format!(
+                            "classes: class {cn:?} is removed but call {:?} has it",
+                            &*c.id
+                        ))
                     })?;
                     Some((q, k))
                 }
@@ -1056,6 +1103,7 @@ impl Core {
         for p in self.profiles.iter_mut() {
             p.clear_index();
         }
+        self.agent_lists.clear();
         for slot in 0..self.agents.len() as u32 {
             if let Some(a) = self.agents[slot as usize].as_mut() {
                 a.indexed = None;

@@ -18,3 +18,6 @@ mod python;
 pub use crate::core::{AgentUpdate, CallSpec, Core};
 pub use crate::error::{CoreError, ErrorKind, Result};
 pub use crate::policy::{ClassSpec, PolicySpec, QueueSpec, SelectionSpec, StepSpec};
+
+#[cfg(test)]
+mod tests;

@@ -13,10 +13,30 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-pyo3::create_exception!(router._core, CoreError, PyValueError, "Base of every error the routing core raises.");
-pyo3::create_exception!(router._core, DuplicateIdError, CoreError, "An agent or call id that already exists.");
-pyo3::create_exception!(router._core, InvalidStateError, CoreError, "The operation does not fit the current state.");
-pyo3::create_exception!(router._core, InvalidTimeError, CoreError, "A time that is NaN, negative, or goes backwards.");
+pyo3::create_exception!(
+    router._core,
+    CoreError,
+    PyValueError,
+    "Base of every error the routing core raises."
+);
+pyo3::create_exception!(
+    router._core,
+    DuplicateIdError,
+    CoreError,
+    "An agent or call id that already exists."
+);
+pyo3::create_exception!(
+    router._core,
+    InvalidStateError,
+    CoreError,
+    "The operation does not fit the current state."
+);
+pyo3::create_exception!(
+    router._core,
+    InvalidTimeError,
+    CoreError,
+    "A time that is NaN, negative, or goes backwards."
+);
 pyo3::create_exception!(router._core, PolicyError, CoreError, "A policy that is malformed or contradictory.");
 pyo3::create_exception!(router._core, InvalidInputError, CoreError, "An argument out of range or malformed.");
 pyo3::create_exception!(router._core, InternalError, CoreError, "A bug in the core (a caught Rust panic).");
@@ -26,7 +46,10 @@ static UNKNOWN_ID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn unknown_id_type(py: Python<'_>) -> PyResult<&Py<PyType>> {
     UNKNOWN_ID.get_or_try_init(py, || {
-        let bases = PyTuple::new(py, [py.get_type::<CoreError>().into_any(), py.get_type::<PyKeyError>().into_any()])?;
+        let bases = PyTuple::new(
+            py,
+            [py.get_type::<CoreError>().into_any(), py.get_type::<PyKeyError>().into_any()],
+        )?;
         let ns = PyDict::new(py);
         ns.set_item("__module__", "router._core")?;
         ns.set_item("__doc__", "An agent, call, queue or class id the core does not know.")?;
@@ -79,7 +102,10 @@ fn check_keys(d: &Bound<'_, PyDict>, path: &str, allowed: &[&str]) -> PyResult<(
     for k in d.keys() {
         let k: String = k.extract().map_err(|_| policy_err(format!("{path}: keys must be strings")))?;
         if !allowed.contains(&k.as_str()) {
-            return Err(policy_err(format!("{path}.{k}: unknown key (expected one of {})", allowed.join(", "))));
+            return Err(policy_err(format!(
+                "{path}.{k}: unknown key (expected one of {})",
+                allowed.join(", ")
+            )));
         }
     }
     Ok(())
@@ -126,7 +152,10 @@ fn pair<'py, T: FromPyObjectOwned<'py>>(item: &Bound<'py, PyAny>) -> Option<(Str
     Some((l.get_item(0).ok()?.extract().ok()?, l.get_item(1).ok()?.extract().ok()?))
 }
 
-fn pairs<'py, T: FromPyObjectOwned<'py>>(items: Vec<Bound<'py, PyAny>>, path: &str) -> PyResult<Vec<(String, T)>> {
+fn pairs<'py, T: FromPyObjectOwned<'py>>(
+    items: Vec<Bound<'py, PyAny>>,
+    path: &str,
+) -> PyResult<Vec<(String, T)>> {
     items
         .iter()
         .enumerate()
@@ -180,7 +209,8 @@ fn policy_spec(policy: &Bound<'_, PyAny>) -> PyResult<PolicySpec> {
     if let Some(r) = d.get_item("regions")? {
         let r = as_dict(&r, "regions")?;
         for (name, members) in r.iter() {
-            let name: String = name.extract().map_err(|_| policy_err("regions: names must be strings".into()))?;
+            let name: String =
+                name.extract().map_err(|_| policy_err("regions: names must be strings".into()))?;
             let members: Vec<String> = members
                 .extract()
                 .map_err(|_| policy_err(format!("regions.{name}: expected a list of centre names")))?;
@@ -190,8 +220,10 @@ fn policy_spec(policy: &Bound<'_, PyAny>) -> PyResult<PolicySpec> {
     if let Some(w) = d.get_item("skill_weights")? {
         let w = as_dict(&w, "skill_weights")?;
         for (name, v) in w.iter() {
-            let name: String = name.extract().map_err(|_| policy_err("skill_weights: names must be strings".into()))?;
-            let v: f64 = v.extract().map_err(|_| policy_err(format!("skill_weights.{name}: expected a number")))?;
+            let name: String =
+                name.extract().map_err(|_| policy_err("skill_weights: names must be strings".into()))?;
+            let v: f64 =
+                v.extract().map_err(|_| policy_err(format!("skill_weights.{name}: expected a number")))?;
             spec.skill_weights.push((name, v));
         }
     }
@@ -225,15 +257,15 @@ fn skills_arg(skills: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, i6
     Err(InvalidInputError::new_err(format!("{what}: skills must be a dict of name -> level")))
 }
 
-fn pair_list<'py, T: FromPyObjectOwned<'py>>(v: &Bound<'py, PyAny>, what: &str) -> PyResult<Vec<(String, T)>> {
+fn pair_list<'py, T: FromPyObjectOwned<'py>>(
+    v: &Bound<'py, PyAny>,
+    what: &str,
+) -> PyResult<Vec<(String, T)>> {
     let err = || InvalidInputError::new_err(format!("{what}: expected a list of (skill, value) pairs"));
     if v.is_instance_of::<PyString>() {
         return Err(err());
     }
-    v.try_iter()
-        .map_err(|_| err())?
-        .map(|it| it.and_then(|it| pair(&it).ok_or_else(err)))
-        .collect()
+    v.try_iter().map_err(|_| err())?.map(|it| it.and_then(|it| pair(&it).ok_or_else(err))).collect()
 }
 
 fn borrow(v: &[(String, i64)]) -> Vec<(&str, i64)> {
@@ -351,6 +383,7 @@ impl PyCore {
     }
 
     #[pyo3(signature = (agent_id, centre, skills, *, max_calls=1, calls_taken=0, talk_time=0.0))]
+    #[allow(clippy::too_many_arguments)]
     fn add_agent(
         &mut self,
         py: Python<'_>,
@@ -362,7 +395,9 @@ impl PyCore {
         talk_time: f64,
     ) -> PyResult<()> {
         let skills = skills_arg(skills, &format!("agent {agent_id:?}"))?;
-        guard(py, || self.core.add_agent(agent_id, centre, &borrow(&skills), max_calls, calls_taken, talk_time))
+        guard(py, || {
+            self.core.add_agent(agent_id, centre, &borrow(&skills), max_calls, calls_taken, talk_time)
+        })
     }
 
     #[pyo3(signature = (agent_id, *, centre=None, skills=None, max_calls=None, calls_taken=None, talk_time=None))]
@@ -378,7 +413,8 @@ impl PyCore {
         talk_time: Option<f64>,
     ) -> PyResult<()> {
         let skills = skills.map(|s| skills_arg(s, &format!("agent {agent_id:?}"))).transpose()?;
-        let update = AgentUpdate { centre, skills: skills.as_deref().map(borrow), max_calls, calls_taken, talk_time };
+        let update =
+            AgentUpdate { centre, skills: skills.as_deref().map(borrow), max_calls, calls_taken, talk_time };
         guard(py, || self.core.update_agent(agent_id, &update))
     }
 
@@ -506,7 +542,13 @@ impl PyCore {
         stats_dict(py, stats)
     }
 
-    fn explain<'py>(&mut self, py: Python<'py>, call_id: &str, agent_id: &str, now: f64) -> PyResult<Bound<'py, PyDict>> {
+    fn explain<'py>(
+        &mut self,
+        py: Python<'py>,
+        call_id: &str,
+        agent_id: &str,
+        now: f64,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let e = guard(py, || self.core.explain(call_id, agent_id, now))?;
         explanation_dict(py, e)
     }

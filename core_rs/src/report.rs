@@ -182,7 +182,8 @@ impl Core {
         let k = self.policy.class(class)?;
         self.advance(now);
         let cl = &self.policy.classes[k as usize];
-        let p0 = (cl.base + self.policy.queues[q as usize].weight) + cl.ageing * (now - now);
+        // A newcomer has waited 0 s: its priority is exactly base + weight.
+        let p0 = cl.base + self.policy.queues[q as usize].weight;
         let position = 1 + self.count_in_queue(q, now, |r| r.prio.0 >= p0);
         Ok(self.ewt(q, position))
     }

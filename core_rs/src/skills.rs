@@ -44,8 +44,7 @@ impl Levels {
 
 /// Requirements relaxed by `delta` levels (never below 0), sorted by skill id: a bucket's key.
 pub fn relaxed(required: &[(SkillId, Level)], delta: Level) -> Box<[(SkillId, Level)]> {
-    let mut v: Vec<(SkillId, Level)> =
-        required.iter().map(|&(s, m)| (s, m.saturating_sub(delta))).collect();
+    let mut v: Vec<(SkillId, Level)> = required.iter().map(|&(s, m)| (s, m.saturating_sub(delta))).collect();
     v.sort_unstable();
     v.into_boxed_slice()
 }
