@@ -799,7 +799,9 @@ class _Parser:
             return default
         v = self.string(tbl, key, name)
         if v is not None and v not in options:
-            self.error(_join(key, name), f"{v!r} is not one of {', '.join(options)}")
+            close = difflib.get_close_matches(v, options, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            self.error(_join(key, name), f"{v!r} is not one of {', '.join(options)}{hint}")
             return None
         return v
 
