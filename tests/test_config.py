@@ -319,7 +319,7 @@ def test_core_validation_is_reported_with_the_file(
     def reject(policy: Any) -> None:
         raise PolicyError("queues[0].steps[1].scope: nope")
 
-    monkeypatch.setattr("router.config.Core", reject)
+    monkeypatch.setattr("router.config.model.Core", reject)
     path = write(tmp_path, MINIMAL)
     with pytest.raises(ConfigError, match=r"router\.toml: the routing core rejects the policy: "):
         load_config(path)

@@ -1,246 +1,31 @@
-"""The router's TOML configuration: loaded, validated, and turned into the core's policy dict.
-
-A config file describes one routing domain (the whole 27+1 network) as seen by one router:
-
-    [router]            centre = "hq"                       this router's own centre
-    [[classes]]         name, base, ageing                  caller classes
-    [[queues]]          name, weight, aht, required = { skill = level }
-      [[queues.steps]]  after, scope, level_delta, preferred_only   relaxation steps
-    [regions]           region = ["centre", ...]
-    [skill_weights]     skill = weight
-    [selection]         strategy = "weighted", idle, talk, skill, home
-    [[centres]]         name, region, lines, dialects, [centres.line_shares] class = { min, max }
-    [[agents]]          id, centre, skills = { skill = level }, max_calls
-    [[rosters]]         centre, prefix, count, skills, max_calls   (agents prefix-0001, ...)
-                        or centres = [...]: each centre gets <centre>-prefix-0001, ...
-    [customers]         file = "customers.csv"              (used by a later issue)
-
-The routing semantics of every field are in `docs/routing-policy.md`. Every problem is reported with
-the file, the key (e.g. `queues[2].steps[1].scope`), what is wrong and how to fix it; unknown keys
-are errors, so a typo never passes silently.
-"""
+"""Reading a config file: TOML syntax, then every section, into a `Config`."""
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from router._core import Core, CoreError, PolicyError
-
-__all__ = [
-    "Agent",
-    "Centre",
-    "ClassSpec",
-    "Config",
-    "ConfigError",
-    "LineShare",
-    "QueueSpec",
-    "Selection",
-    "Step",
-    "load_config",
-    "parse_config",
-]
-
-SCOPES = ("centre", "region", "any")
-STRATEGIES = ("longest_idle", "least_occupied", "highest_proficiency", "weighted")
-SELECTION_WEIGHTS = ("idle", "talk", "skill", "home")
-MAX_LEVEL = 10
-
-
-class ConfigError(ValueError):
-    """A config file is unreadable or invalid.
-
-    `problems` holds every `(key, message)` found (key "" for the file as a whole); `str()` renders
-    one line per problem, each starting with the file name.
-    """
-
-    def __init__(self, path: Path, problems: Iterable[tuple[str, str]]) -> None:
-        self.path = path
-        self.problems = list(problems)
-        super().__init__(
-            "\n".join(
-                f"{path}: {key}: {msg}" if key else f"{path}: {msg}" for key, msg in self.problems
-            )
-        )
-
-
-@dataclass(frozen=True)
-class ClassSpec:
-    """A caller class: its base priority and how fast its priority grows while waiting."""
-
-    name: str
-    base: float
-    ageing: float
-
-
-@dataclass(frozen=True)
-class Step:
-    """One relaxation step of a queue, with the fields inherited from earlier steps filled in."""
-
-    after: float
-    scope: str
-    level_delta: int
-    preferred_only: bool
-
-
-@dataclass(frozen=True)
-class QueueSpec:
-    """A queue: default required skills (in table order) and its relaxation steps."""
-
-    name: str
-    weight: float
-    aht: float
-    required: tuple[tuple[str, int], ...]
-    steps: tuple[Step, ...]
-
-
-@dataclass(frozen=True)
-class Selection:
-    """How the best agent is chosen (see "Agent score" in docs/routing-policy.md)."""
-
-    strategy: str = "longest_idle"
-    idle: float = 0.0
-    talk: float = 0.0
-    skill: float = 0.0
-    home: float = 0.0
-
-
-@dataclass(frozen=True)
-class LineShare:
-    """The share (0..1) of a centre's trunk lines that one caller class is guaranteed / limited to."""
-
-    min: float = 0.0
-    max: float = 1.0
-
-
-@dataclass(frozen=True)
-class Centre:
-    """A call centre site. `region` is None when the centre is its own region."""
-
-    name: str
-    region: str | None
-    lines: int
-    line_shares: Mapping[str, LineShare]
-    dialects: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Agent:
-    """An agent as configured; `origin` is the config key that produced it (for messages)."""
-
-    id: str
-    centre: str
-    skills: Mapping[str, int]
-    max_calls: int = 1
-    origin: str = field(default="", compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Config:
-    """A validated configuration. `policy()` gives the plain dict that `router._core.Core` takes."""
-
-    path: Path
-    centre: str
-    classes: tuple[ClassSpec, ...]
-    queues: tuple[QueueSpec, ...]
-    regions: Mapping[str, tuple[str, ...]]
-    skill_weights: Mapping[str, float]
-    selection: Selection
-    centres: tuple[Centre, ...]
-    agents: tuple[Agent, ...]
-    customers_file: Path | None = None
-    warnings: tuple[str, ...] = ()
-
-    def policy(self) -> dict[str, Any]:
-        """The routing policy in the exact shape of docs/routing-policy.md."""
-        selection: dict[str, Any] = {"strategy": self.selection.strategy}
-        if self.selection.strategy == "weighted":
-            selection.update(
-                idle=self.selection.idle,
-                talk=self.selection.talk,
-                skill=self.selection.skill,
-                home=self.selection.home,
-            )
-        else:
-            selection["home"] = self.selection.home
-        return {
-            "classes": [{"name": c.name, "base": c.base, "ageing": c.ageing} for c in self.classes],
-            "queues": [
-                {
-                    "name": q.name,
-                    "weight": q.weight,
-                    "aht": q.aht,
-                    "required": [[skill, level] for skill, level in q.required],
-                    "steps": [
-                        {
-                            "after": s.after,
-                            "scope": s.scope,
-                            "level_delta": s.level_delta,
-                            "preferred_only": s.preferred_only,
-                        }
-                        for s in q.steps
-                    ],
-                }
-                for q in self.queues
-            ],
-            "regions": {region: list(names) for region, names in self.regions.items()},
-            "skill_weights": dict(self.skill_weights),
-            "selection": selection,
-        }
-
-    def build_core(self) -> Core:
-        """A core with this policy and every configured agent added (all still logged out).
-
-        Errors of the core are re-raised as ConfigError naming this file and the offending key.
-        """
-        try:
-            core = Core(self.policy())
-        except PolicyError as exc:
-            raise ConfigError(
-                self.path, [("", f"the routing core rejects the policy: {exc}")]
-            ) from exc
-        for agent in self.agents:
-            try:
-                core.add_agent(
-                    agent.id, agent.centre, dict(agent.skills), max_calls=agent.max_calls
-                )
-            except CoreError as exc:
-                raise ConfigError(
-                    self.path,
-                    [(agent.origin, f"the routing core rejects agent {agent.id!r}: {exc}")],
-                ) from exc
-        return core
-
-    def queue(self, name: str) -> QueueSpec:
-        """The queue called `name` (KeyError if there is none)."""
-        for q in self.queues:
-            if q.name == name:
-                return q
-        raise KeyError(name)
-
-    def agents_by_centre(self) -> dict[str, list[Agent]]:
-        """Agents grouped by centre, in the order of `centres` (empty lists included)."""
-        grouped: dict[str, list[Agent]] = {c.name: [] for c in self.centres}
-        for agent in self.agents:
-            grouped[agent.centre].append(agent)
-        return grouped
-
-    def can_staff(self, queue: QueueSpec, agent: Agent, *, relaxed: bool = False) -> bool:
-        """Whether `agent` has every required skill of `queue` (at the last step's level if
-        `relaxed`, else at the configured level)."""
-        delta = queue.steps[-1].level_delta if relaxed else 0
-        return all(
-            skill in agent.skills and agent.skills[skill] >= max(0, level - delta)
-            for skill, level in queue.required
-        )
+from router.config.checks import Checker, choices, kind
+from router.config.model import (
+    MAX_LEVEL,
+    SCOPES,
+    SELECTION_WEIGHTS,
+    STRATEGIES,
+    Agent,
+    Centre,
+    ClassSpec,
+    Config,
+    ConfigError,
+    LineShare,
+    QueueSpec,
+    Selection,
+    Step,
+)
 
 
 def load_config(path: str | os.PathLike[str], *, check_core: bool = True) -> Config:
@@ -302,19 +87,8 @@ _TOP_KEYS = (
 )
 
 
-class _Parser:
+class _Parser(Checker):
     """Walks the TOML data once, collecting every problem instead of stopping at the first."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[tuple[str, str]] = []
-        self.warnings: list[str] = []
-
-    def error(self, key: str, message: str) -> None:
-        self.problems.append((key, message))
-
-    def warn(self, key: str, message: str) -> None:
-        self.warnings.append(f"{self.path}: {key}: {message}")
 
     # -- the whole file ------------------------------------------------------------------------
 
@@ -363,7 +137,7 @@ class _Parser:
         centre = self.string(router, "router", "centre")
         if centre is not None and centre_names and centre not in centre_names:
             self.error(
-                "router.centre", f"unknown centre {centre!r}; {_choices(centre, centre_names)}"
+                "router.centre", f"unknown centre {centre!r}; {choices(centre, centre_names)}"
             )
         return centre or ""
 
@@ -507,7 +281,7 @@ class _Parser:
         for cls, item in tbl.items():
             ckey = f"{key}.{cls}"
             if class_names and cls not in class_names:
-                self.error(ckey, f"unknown class {cls!r}; {_choices(cls, sorted(class_names))}")
+                self.error(ckey, f"unknown class {cls!r}; {choices(cls, sorted(class_names))}")
                 continue
             share = self.table(item, ckey, ("min", "max"))
             if share is None:
@@ -534,12 +308,12 @@ class _Parser:
         for region, names in (tbl or {}).items():
             rkey = f"regions.{region}"
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                self.error(rkey, f"must be a list of centre names, not {_kind(names)}")
+                self.error(rkey, f"must be a list of centre names, not {kind(names)}")
                 continue
             for i, centre in enumerate(names):
                 if centre not in known:
                     self.error(
-                        f"{rkey}[{i}]", f"unknown centre {centre!r}; {_choices(centre, known)}"
+                        f"{rkey}[{i}]", f"unknown centre {centre!r}; {choices(centre, known)}"
                     )
                 elif centre in member_of:
                     self.error(
@@ -695,132 +469,10 @@ class _Parser:
                     self.warn(
                         f"{agent.origin}.skills.{skill}",
                         f"skill {skill!r} is required by no queue and named by no skill weight or "
-                        f"centre dialect; a typo? ({_choices(skill, sorted(used))})",
+                        f"centre dialect; a typo? ({choices(skill, sorted(used))})",
                     )
 
-    # -- typed getters: each records a problem and returns None when the value is wrong ----------
-
-    def table(
-        self,
-        value: Any,
-        key: str,
-        allowed: Iterable[str] | None,
-        *,
-        required: Iterable[str] = (),
-    ) -> dict[str, Any] | None:
-        """`value` as a table; unknown keys (when `allowed` is given) and missing ones are errors."""
-        if not isinstance(value, dict):
-            self.error(key, f"must be a table, not {_kind(value)}")
-            return None
-        if allowed is not None:
-            allowed = list(allowed)
-            for name in value:
-                if name not in allowed:
-                    self.error(_join(key, name), f"unknown key; {_choices(name, allowed)}")
-        for name in required:
-            if name not in value:
-                self.error(_join(key, name), "missing; add it")
-        return value
-
-    def array_of_tables(self, value: Any, key: str) -> list[tuple[str, Any]]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.error(key, f"must be an array of tables ([[{key}]]), not {_kind(value)}")
-            return []
-        return [(f"{key}[{i}]", item) for i, item in enumerate(value)]
-
-    def number(
-        self, tbl: Mapping[str, Any], key: str, name: str, *, default: float | None = None
-    ) -> float | None:
-        if name not in tbl:
-            return default
-        v = tbl[name]
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            self.error(_join(key, name), f"must be a number, not {_kind(v)}")
-            return None
-        if not math.isfinite(v):
-            self.error(_join(key, name), f"must be finite, not {v}")
-            return None
-        return float(v)
-
-    def integer(
-        self,
-        tbl: Mapping[str, Any],
-        key: str,
-        name: str,
-        *,
-        default: int | None = None,
-        lo: int | None = None,
-        hi: int | None = None,
-    ) -> int | None:
-        if name not in tbl:
-            return default
-        v = tbl[name]
-        if isinstance(v, bool) or not isinstance(v, int):
-            self.error(_join(key, name), f"must be an integer, not {_kind(v)}")
-            return None
-        if (lo is not None and v < lo) or (hi is not None and v > hi):
-            bounds = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
-            self.error(_join(key, name), f"must be {bounds}, not {v}")
-            return None
-        return v
-
-    def boolean(self, tbl: Mapping[str, Any], key: str, name: str, *, default: bool) -> bool | None:
-        v = tbl.get(name, default)
-        if not isinstance(v, bool):
-            self.error(_join(key, name), f"must be true or false, not {_kind(v)}")
-            return None
-        return v
-
-    def string(
-        self, tbl: Mapping[str, Any], key: str, name: str, *, nonempty: bool = False
-    ) -> str | None:
-        v = tbl.get(name)
-        if not isinstance(v, str):
-            self.error(_join(key, name), f"must be a string, not {_kind(v)}")
-            return None
-        if nonempty and not v.strip():
-            self.error(_join(key, name), "must not be empty")
-            return None
-        return v
-
-    def string_list(self, tbl: Mapping[str, Any], key: str, name: str) -> list[str] | None:
-        v = tbl.get(name)
-        if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-            self.error(_join(key, name), f"must be a list of strings, not {_kind(v)}")
-            return None
-        return list(v)
-
-    def choice(
-        self, tbl: Mapping[str, Any], key: str, name: str, options: tuple[str, ...], *, default: str
-    ) -> str | None:
-        if name not in tbl:
-            return default
-        v = self.string(tbl, key, name)
-        if v is not None and v not in options:
-            close = difflib.get_close_matches(v, options, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            self.error(_join(key, name), f"{v!r} is not one of {', '.join(options)}{hint}")
-            return None
-        return v
-
-    def name(
-        self, tbl: Mapping[str, Any], key: str, field_name: str, seen: set[str], what: str
-    ) -> str | None:
-        """A unique, non-empty name (of a class, queue or centre)."""
-        if field_name not in tbl:
-            return None
-        v = self.string(tbl, key, field_name, nonempty=True)
-        if v is None:
-            return None
-        if v in seen:
-            self.error(
-                _join(key, field_name), f"duplicate {what} {v!r}; {what} names must be unique"
-            )
-            return None
-        seen.add(v)
-        return v
+    # -- references and skills ----------------------------------------------------------------
 
     def centre_ref(self, tbl: Mapping[str, Any], key: str, centre_names: set[str]) -> str | None:
         if "centre" not in tbl:
@@ -829,7 +481,7 @@ class _Parser:
         if centre is not None and centre_names and centre not in centre_names:
             self.error(
                 f"{key}.centre",
-                f"unknown centre {centre!r}; {_choices(centre, sorted(centre_names))} "
+                f"unknown centre {centre!r}; {choices(centre, sorted(centre_names))} "
                 "or add it under [[centres]]",
             )
             return None
@@ -853,7 +505,7 @@ class _Parser:
             if centre_names and name not in centre_names:
                 self.error(
                     f"{key}.centres[{i}]",
-                    f"unknown centre {name!r}; {_choices(name, sorted(centre_names))} "
+                    f"unknown centre {name!r}; {choices(name, sorted(centre_names))} "
                     "or add it under [[centres]]",
                 )
                 ok = False
@@ -876,42 +528,6 @@ class _Parser:
             else:
                 result[skill] = level
         return result if ok else None
-
-
-def _join(key: str, name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-        name = f'"{name}"'
-    return f"{key}.{name}" if key else name
-
-
-def _kind(value: Any) -> str:
-    """The TOML name of a value's type, for messages."""
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int):
-        return f"an integer ({value})"
-    if isinstance(value, float):
-        return f"a float ({value})"
-    if isinstance(value, str):
-        return f"a string ({value!r})"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if value is None:
-        return "nothing"
-    return type(value).__name__
-
-
-def _choices(name: str, options: Iterable[str]) -> str:
-    options = list(options)
-    close = difflib.get_close_matches(name, options, n=1)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    if not options:
-        return "none are defined"
-    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
-    return f"expected one of {shown}"
 
 
 def _region_of(centre: str, regions: Mapping[str, tuple[str, ...]]) -> str | None:

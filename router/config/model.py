@@ -1,0 +1,203 @@
+"""The validated configuration: typed dataclasses and the policy dict the routing core takes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from router._core import Core, CoreError, PolicyError
+
+SCOPES = ("centre", "region", "any")
+STRATEGIES = ("longest_idle", "least_occupied", "highest_proficiency", "weighted")
+SELECTION_WEIGHTS = ("idle", "talk", "skill", "home")
+MAX_LEVEL = 10
+
+
+class ConfigError(ValueError):
+    """A config file is unreadable or invalid.
+
+    `problems` holds every `(key, message)` found (key "" for the file as a whole); `str()` renders
+    one line per problem, each starting with the file name.
+    """
+
+    def __init__(self, path: Path, problems: Iterable[tuple[str, str]]) -> None:
+        self.path = path
+        self.problems = list(problems)
+        super().__init__(
+            "\n".join(
+                f"{path}: {key}: {msg}" if key else f"{path}: {msg}" for key, msg in self.problems
+            )
+        )
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """A caller class: its base priority and how fast its priority grows while waiting."""
+
+    name: str
+    base: float
+    ageing: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """One relaxation step of a queue, with the fields inherited from earlier steps filled in."""
+
+    after: float
+    scope: str
+    level_delta: int
+    preferred_only: bool
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A queue: default required skills (in table order) and its relaxation steps."""
+
+    name: str
+    weight: float
+    aht: float
+    required: tuple[tuple[str, int], ...]
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How the best agent is chosen (see "Agent score" in docs/routing-policy.md)."""
+
+    strategy: str = "longest_idle"
+    idle: float = 0.0
+    talk: float = 0.0
+    skill: float = 0.0
+    home: float = 0.0
+
+
+@dataclass(frozen=True)
+class LineShare:
+    """The share (0..1) of a centre's trunk lines that one caller class is guaranteed / limited to."""
+
+    min: float = 0.0
+    max: float = 1.0
+
+
+@dataclass(frozen=True)
+class Centre:
+    """A call centre site. `region` is None when the centre is its own region."""
+
+    name: str
+    region: str | None
+    lines: int
+    line_shares: Mapping[str, LineShare]
+    dialects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Agent:
+    """An agent as configured; `origin` is the config key that produced it (for messages)."""
+
+    id: str
+    centre: str
+    skills: Mapping[str, int]
+    max_calls: int = 1
+    origin: str = field(default="", compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration. `policy()` gives the plain dict that `router._core.Core` takes."""
+
+    path: Path
+    centre: str
+    classes: tuple[ClassSpec, ...]
+    queues: tuple[QueueSpec, ...]
+    regions: Mapping[str, tuple[str, ...]]
+    skill_weights: Mapping[str, float]
+    selection: Selection
+    centres: tuple[Centre, ...]
+    agents: tuple[Agent, ...]
+    customers_file: Path | None = None
+    warnings: tuple[str, ...] = ()
+
+    def policy(self) -> dict[str, Any]:
+        """The routing policy in the exact shape of docs/routing-policy.md."""
+        selection: dict[str, Any] = {"strategy": self.selection.strategy}
+        if self.selection.strategy == "weighted":
+            selection.update(
+                idle=self.selection.idle,
+                talk=self.selection.talk,
+                skill=self.selection.skill,
+                home=self.selection.home,
+            )
+        else:
+            selection["home"] = self.selection.home
+        return {
+            "classes": [{"name": c.name, "base": c.base, "ageing": c.ageing} for c in self.classes],
+            "queues": [
+                {
+                    "name": q.name,
+                    "weight": q.weight,
+                    "aht": q.aht,
+                    "required": [[skill, level] for skill, level in q.required],
+                    "steps": [
+                        {
+                            "after": s.after,
+                            "scope": s.scope,
+                            "level_delta": s.level_delta,
+                            "preferred_only": s.preferred_only,
+                        }
+                        for s in q.steps
+                    ],
+                }
+                for q in self.queues
+            ],
+            "regions": {region: list(names) for region, names in self.regions.items()},
+            "skill_weights": dict(self.skill_weights),
+            "selection": selection,
+        }
+
+    def build_core(self) -> Core:
+        """A core with this policy and every configured agent added (all still logged out).
+
+        Errors of the core are re-raised as ConfigError naming this file and the offending key.
+        """
+        try:
+            core = Core(self.policy())
+        except PolicyError as exc:
+            raise ConfigError(
+                self.path, [("", f"the routing core rejects the policy: {exc}")]
+            ) from exc
+        for agent in self.agents:
+            try:
+                core.add_agent(
+                    agent.id, agent.centre, dict(agent.skills), max_calls=agent.max_calls
+                )
+            except CoreError as exc:
+                raise ConfigError(
+                    self.path,
+                    [(agent.origin, f"the routing core rejects agent {agent.id!r}: {exc}")],
+                ) from exc
+        return core
+
+    def queue(self, name: str) -> QueueSpec:
+        """The queue called `name` (KeyError if there is none)."""
+        for q in self.queues:
+            if q.name == name:
+                return q
+        raise KeyError(name)
+
+    def agents_by_centre(self) -> dict[str, list[Agent]]:
+        """Agents grouped by centre, in the order of `centres` (empty lists included)."""
+        grouped: dict[str, list[Agent]] = {c.name: [] for c in self.centres}
+        for agent in self.agents:
+            grouped[agent.centre].append(agent)
+        return grouped
+
+    def can_staff(self, queue: QueueSpec, agent: Agent, *, relaxed: bool = False) -> bool:
+        """Whether `agent` has every required skill of `queue` (at the last step's level if
+        `relaxed`, else at the configured level)."""
+        delta = queue.steps[-1].level_delta if relaxed else 0
+        return all(
+            skill in agent.skills and agent.skills[skill] >= max(0, level - delta)
+            for skill, level in queue.required
+        )
