@@ -272,6 +272,7 @@ def test_toml_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
         load_config(path)
     line = MINIMAL.splitlines().index("lines = 100") + 1
     assert str(info.value).startswith(f"{path}:{line}:9: TOML syntax error")
+    assert (info.value.path, info.value.line, info.value.column) == (path, line, 9)
 
 
 def test_duplicate_toml_key_is_a_syntax_error(tmp_path: Path) -> None:

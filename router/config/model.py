@@ -19,15 +19,26 @@ class ConfigError(ValueError):
     """A config file is unreadable or invalid.
 
     `problems` holds every `(key, message)` found (key "" for the file as a whole); `str()` renders
-    one line per problem, each starting with the file name.
+    one line per problem, each starting with the file name (and `:line:column` when known, for
+    TOML syntax errors).
     """
 
-    def __init__(self, path: Path, problems: Iterable[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        problems: Iterable[tuple[str, str]],
+        *,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
         self.path = path
         self.problems = list(problems)
+        self.line = line
+        self.column = column
+        where = str(path) if line is None else f"{path}:{line}:{column}"
         super().__init__(
             "\n".join(
-                f"{path}: {key}: {msg}" if key else f"{path}: {msg}" for key, msg in self.problems
+                f"{where}: {key}: {msg}" if key else f"{where}: {msg}" for key, msg in self.problems
             )
         )
 

@@ -61,10 +61,11 @@ def _syntax_error(file: Path, exc: tomllib.TOMLDecodeError) -> ConfigError:
     match = re.search(r"\s*\(at line (\d+), column (\d+)\)$", text)
     if match is None:
         return ConfigError(file, [("", f"TOML syntax error: {text}")])
-    line, column = match.group(1), match.group(2)
     return ConfigError(
-        Path(f"{file}:{line}:{column}"),
+        file,
         [("", f"TOML syntax error: {text[: match.start()]}")],
+        line=int(match.group(1)),
+        column=int(match.group(2)),
     )
 
 
