@@ -10,7 +10,7 @@ cd "$ROOT"
 
 scripts/setup.sh || { echo "[tests] set-up failed" >&2; exit 1; }
 
-export PATH="$ROOT/.venv/bin:$PATH"
+export PATH="$ROOT/.venv/bin:$PATH:$HOME/.cargo/bin"
 export PYO3_PYTHON="$ROOT/.venv/bin/python"   # the interpreter pyo3 configures itself for
 
 failed=()
