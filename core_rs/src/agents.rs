@@ -248,10 +248,12 @@ fn head_changed(profiles: &mut [Profile], lists: &mut HeadLists, pi: u32, sk: Sc
         }
         Some(h) => {
             let fresh = hs.pos.is_empty();
+            let (mask, skills) = (p.mask, &p.skills);
             for j in 0..n {
-                let (li, level) = p.list_index(j);
+                let (li, level) =
+                    if j == 0 { (0, 0) } else { (skills[j - 1].0 as usize + 1, skills[j - 1].1) };
                 let entry = AgentHead {
-                    mask: p.mask,
+                    mask,
                     fair: h.fair.0,
                     since: h.since.0,
                     agent: h.agent,
@@ -262,7 +264,6 @@ fn head_changed(profiles: &mut [Profile], lists: &mut HeadLists, pi: u32, sk: Sc
                 if lists.len() <= li {
                     lists.resize(li + 1, Vec::new());
                 }
-                let hs = p.sets.get_mut(&sk).expect("head set");
                 if fresh {
                     hs.pos.push(lists[li].len());
                     lists[li].push(entry);

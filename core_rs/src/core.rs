@@ -100,11 +100,14 @@ fn check_level(what: &str, skill: &str, level: i64) -> Result<Level> {
     Ok(level as Level)
 }
 
-fn check_skills(what: &str, skills: &[(&str, i64)]) -> Result<()> {
+/// `what` names the item in an error message; it is only built when there is an error.
+fn check_skills(what: impl Fn() -> String, skills: &[(&str, i64)]) -> Result<()> {
     for (i, &(s, l)) in skills.iter().enumerate() {
-        check_level(what, s, l)?;
+        if s.is_empty() || !(0..=MAX_LEVEL as i64).contains(&l) {
+            check_level(&what(), s, l)?;
+        }
         if skills[..i].iter().any(|&(o, _)| o == s) {
-            return Err(CoreError::input(format!("{what}: skill {s:?} is listed twice")));
+            return Err(CoreError::input(format!("{}: skill {s:?} is listed twice", what())));
         }
     }
     Ok(())
@@ -351,7 +354,7 @@ impl Core {
         if self.agent_slot(id).is_ok() {
             return Err(CoreError::duplicate("agent", id));
         }
-        check_skills(&format!("agent {id:?}"), skills)?;
+        check_skills(|| format!("agent {id:?}"), skills)?;
         check_count(&format!("agent {id:?}: max_calls"), max_calls, 1)?;
         check_count(&format!("agent {id:?}: calls_taken"), calls_taken, 0)?;
         check_non_negative(&format!("agent {id:?}: talk_time"), talk_time)?;
@@ -388,7 +391,7 @@ impl Core {
             check_id("centre", c)?;
         }
         if let Some(s) = &u.skills {
-            check_skills(&format!("agent {id:?}"), s)?;
+            check_skills(|| format!("agent {id:?}"), s)?;
         }
         if let Some(n) = u.max_calls {
             check_count(&format!("agent {id:?}: max_calls"), n, 1)?;
@@ -621,15 +624,17 @@ impl Core {
         let queue = self.policy.queue(spec.queue)?;
         let class = self.policy.class(spec.class)?;
         check_id("home centre", spec.home)?;
-        let what = format!("call {:?}", spec.id);
+        let what = || format!("call {:?}", spec.id);
         if let Some(req) = &spec.required {
-            check_skills(&format!("{what}: required"), req)?;
+            check_skills(|| format!("{}: required", what()), req)?;
         }
         for &(s, w) in &spec.preferred {
             if s.is_empty() {
-                return Err(CoreError::input(format!("{what}: preferred skill name must not be empty")));
+                return Err(CoreError::input(format!("{}: preferred skill name must not be empty", what())));
             }
-            check_non_negative(&format!("{what}: preferred skill {s:?} weight"), w)?;
+            if !w.is_finite() || w < 0.0 {
+                check_non_negative(&format!("{}: preferred skill {s:?} weight", what()), w)?;
+            }
         }
         if let Some(p) = spec.preferred_agent {
             check_id("preferred agent", p)?;
@@ -638,7 +643,7 @@ impl Core {
         if !enqueued_at.is_finite() || enqueued_at < 0.0 || enqueued_at > now {
             return Err(CoreError::new(
                 ErrorKind::InvalidTime,
-                format!("{what}: enqueued_at must be a finite time in [0, now={now}], got {enqueued_at}"),
+                format!("{}: enqueued_at must be a finite time in [0, now={now}], got {enqueued_at}", what()),
             ));
         }
         self.advance(now);

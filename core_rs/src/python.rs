@@ -259,9 +259,9 @@ fn skills_arg(skills: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, i6
 
 fn pair_list<'py, T: FromPyObjectOwned<'py>>(
     v: &Bound<'py, PyAny>,
-    what: &str,
+    what: impl Fn() -> String,
 ) -> PyResult<Vec<(String, T)>> {
-    let err = || InvalidInputError::new_err(format!("{what}: expected a list of (skill, value) pairs"));
+    let err = || InvalidInputError::new_err(format!("{}: expected a list of (skill, value) pairs", what()));
     if v.is_instance_of::<PyString>() {
         return Err(err());
     }
@@ -455,10 +455,10 @@ impl PyCore {
         enqueued_at: Option<f64>,
     ) -> PyResult<()> {
         let id = call_id.to_str()?;
-        let what = format!("call {id:?}");
-        let required = required.map(|r| pair_list::<i64>(r, &format!("{what}: required"))).transpose()?;
+        let required =
+            required.map(|r| pair_list::<i64>(r, || format!("call {id:?}: required"))).transpose()?;
         let preferred = match preferred {
-            Some(p) => pair_list::<f64>(p, &format!("{what}: preferred"))?,
+            Some(p) => pair_list::<f64>(p, || format!("call {id:?}: preferred"))?,
             None => Vec::new(),
         };
         let spec = CallSpec {
