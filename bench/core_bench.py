@@ -32,13 +32,36 @@ from typing import Any, Protocol
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from router import Core  # noqa: E402
+from router import Core
 
 PROVINCES = [
-    "beijing", "tianjin", "hebei", "shanxi", "neimenggu", "liaoning", "jilin", "heilongjiang",
-    "shanghai", "jiangsu", "zhejiang", "anhui", "fujian", "jiangxi", "shandong", "henan", "hubei",
-    "hunan", "guangdong", "guangxi", "hainan", "chongqing", "sichuan", "guizhou", "yunnan",
-    "shaanxi", "gansu",
+    "beijing",
+    "tianjin",
+    "hebei",
+    "shanxi",
+    "neimenggu",
+    "liaoning",
+    "jilin",
+    "heilongjiang",
+    "shanghai",
+    "jiangsu",
+    "zhejiang",
+    "anhui",
+    "fujian",
+    "jiangxi",
+    "shandong",
+    "henan",
+    "hubei",
+    "hunan",
+    "guangdong",
+    "guangxi",
+    "hainan",
+    "chongqing",
+    "sichuan",
+    "guizhou",
+    "yunnan",
+    "shaanxi",
+    "gansu",
 ]
 REGIONS = {
     "north": ["hq", "beijing", "tianjin", "hebei", "shanxi", "neimenggu", "shandong"],
@@ -58,8 +81,14 @@ QUEUES = {
     "analyst": (0.05, 0.05),
     "complaints": (0.12, 0.10),
 }
-DIALECTS = {"guangdong": "cantonese", "guangxi": "cantonese", "fujian": "minnan",
-            "shanghai": "shanghainese", "sichuan": "sichuanese", "chongqing": "sichuanese"}
+DIALECTS = {
+    "guangdong": "cantonese",
+    "guangxi": "cantonese",
+    "fujian": "minnan",
+    "shanghai": "shanghainese",
+    "sichuan": "sichuanese",
+    "chongqing": "sichuanese",
+}
 CLASSES = [("trading", 0.5), ("registered", 0.3), ("other", 0.2)]
 
 
@@ -68,9 +97,18 @@ class CoreLike(Protocol):
 
     def add_agent(self, agent_id: str, centre: str, skills: dict[str, int]) -> None: ...
     def set_agent_state(self, agent_id: str, state: str, now: float) -> None: ...
-    def enqueue(self, call_id: str, queue: str, cls: str, home: str, now: float, *,
-                required: list[tuple[str, int]] | None = ..., preferred: list[tuple[str, float]] = ...,
-                enqueued_at: float | None = ...) -> None: ...
+    def enqueue(
+        self,
+        call_id: str,
+        queue: str,
+        cls: str,
+        home: str,
+        now: float,
+        *,
+        required: list[tuple[str, int]] | None = ...,
+        preferred: list[tuple[str, float]] = ...,
+        enqueued_at: float | None = ...,
+    ) -> None: ...
     def dispatch_agent(self, agent_id: str, now: float) -> str | None: ...
     def dispatch_call(self, call_id: str, now: float) -> str | None: ...
     def finish(self, call_id: str, now: float, talk_seconds: float) -> None: ...
@@ -104,8 +142,9 @@ class Workload:
     rng: random.Random
     next_call: int = 0
 
-    def new_call(self, now: float, age: float) -> tuple[str, str, str, str, list[tuple[str, int]],
-                                                       list[tuple[str, float]], float]:
+    def new_call(
+        self, now: float, age: float
+    ) -> tuple[str, str, str, str, list[tuple[str, int]], list[tuple[str, float]], float]:
         rng = self.rng
         self.next_call += 1
         queue = rng.choices(list(QUEUES), [s for s, _ in QUEUES.values()])[0]
@@ -158,8 +197,15 @@ class Measure:
     seconds: float = 0.0
 
 
-def agent_frees(core: CoreLike, w: Workload, now: float, batches: int, batch: int,
-                m: Measure, samples: list[float] | None) -> float:
+def agent_frees(
+    core: CoreLike,
+    w: Workload,
+    now: float,
+    batches: int,
+    batch: int,
+    m: Measure,
+    samples: list[float] | None,
+) -> float:
     """Agents become available (untimed); each is dispatched (timed); state restored (untimed)."""
     rng = w.rng
     for _ in range(batches):
@@ -167,6 +213,7 @@ def agent_frees(core: CoreLike, w: Workload, now: float, batches: int, batch: in
         group = [a for a, _, _ in rng.sample(w.agents, batch)]
         for a in group:
             core.set_agent_state(a, "available", now)
+        got: list[str | None]
         if samples is None:
             t0 = time.perf_counter()
             got = [core.dispatch_agent(a, now) for a in group]
@@ -178,7 +225,7 @@ def agent_frees(core: CoreLike, w: Workload, now: float, batches: int, batch: in
                 got.append(core.dispatch_agent(a, now))
                 samples.append((time.perf_counter_ns() - t0) / 1000.0)
         m.decisions += len(group)
-        for a, c in zip(group, got):
+        for a, c in zip(group, got, strict=True):
             if c is not None:
                 core.finish(c, now, 120.0)
                 cid, q, cls, home, req, pref, t = w.new_call(now, 0.0)
@@ -187,8 +234,15 @@ def agent_frees(core: CoreLike, w: Workload, now: float, batches: int, batch: in
     return now
 
 
-def call_arrives(core: CoreLike, w: Workload, now: float, batches: int, batch: int,
-                 m: Measure, samples: list[float] | None) -> float:
+def call_arrives(
+    core: CoreLike,
+    w: Workload,
+    now: float,
+    batches: int,
+    batch: int,
+    m: Measure,
+    samples: list[float] | None,
+) -> float:
     """A pool of agents is available; new calls arrive (untimed) and are dispatched (timed)."""
     rng = w.rng
     pool = [a for a, _, _ in rng.sample(w.agents, len(w.agents) // 2)]
@@ -200,6 +254,7 @@ def call_arrives(core: CoreLike, w: Workload, now: float, batches: int, batch: i
         for cid, q, cls, home, req, pref, t in arrivals:
             core.enqueue(cid, q, cls, home, now, required=req, preferred=pref, enqueued_at=t)
         ids = [c[0] for c in arrivals]
+        got: list[str | None]
         if samples is None:
             t0 = time.perf_counter()
             got = [core.dispatch_call(c, now) for c in ids]
@@ -211,17 +266,19 @@ def call_arrives(core: CoreLike, w: Workload, now: float, batches: int, batch: i
                 got.append(core.dispatch_call(c, now))
                 samples.append((time.perf_counter_ns() - t0) / 1000.0)
         m.decisions += len(ids)
-        for c, a in zip(ids, got):
-            if a is not None:
+        for c, agent in zip(ids, got, strict=True):
+            if agent is not None:
                 core.finish(c, now, 120.0)
-                core.set_agent_state(a, "wrap_up", now)
-                core.set_agent_state(a, "available", now)
+                core.set_agent_state(agent, "wrap_up", now)
+                core.set_agent_state(agent, "available", now)
     for a in pool:
         core.set_agent_state(a, "on_call", now)
     return now
 
 
-def run(core: CoreLike, w: Workload, batches: int, batch: int, sample: bool) -> tuple[Measure, Measure, list[float]]:
+def run(
+    core: CoreLike, w: Workload, batches: int, batch: int, sample: bool
+) -> tuple[Measure, Measure, list[float]]:
     now = 1000.0
     frees, arrives = Measure(), Measure()
     now = agent_frees(core, w, now, batches, batch, frees, None)
@@ -243,9 +300,13 @@ def percentile(xs: list[float], q: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="a small run, under 30 seconds")
-    ap.add_argument("--scale", type=float, default=1.0, help="multiply agents and calls (default 1)")
+    ap.add_argument(
+        "--scale", type=float, default=1.0, help="multiply agents and calls (default 1)"
+    )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-reference", action="store_true", help="skip the reference model")
     args = ap.parse_args()
@@ -272,7 +333,7 @@ def main() -> None:
 
     ref_rate = None
     if not args.no_reference:
-        from tests.reference_model import ReferenceCore  # the plain-Python oracle
+        from tests.reference_model import Core as ReferenceCore  # the plain-Python oracle
 
         wr = build_workload(n_agents, n_calls, args.seed)
         ref = ReferenceCore(policy())
@@ -283,25 +344,35 @@ def main() -> None:
     dps = rate(frees, arrives)
     print(f"agents={n_agents} waiting={n_calls} load={load_s:.2f}s")
     print(f"agent frees -> best call: {rate(frees):,.0f} decisions/s over {frees.decisions:,}")
-    print(f"call arrives -> best agent: {rate(arrives):,.0f} decisions/s over {arrives.decisions:,}")
+    print(
+        f"call arrives -> best agent: {rate(arrives):,.0f} decisions/s over {arrives.decisions:,}"
+    )
     if ref_rate is not None:
-        print(f"reference model: {ref_rate:,.1f} decisions/s over {2 * ref_decisions} sampled decisions")
-    print(f"latency per decision (timed one by one, timer included): p50={percentile(samples, 0.5):.2f}us "
-          f"p99={percentile(samples, 0.99):.2f}us max={max(samples):.1f}us mean={statistics.fmean(samples):.2f}us")
-    print(json.dumps({
-        "agents": n_agents,
-        "waiting": n_calls,
-        "decisions_per_s": round(dps),
-        "agent_frees_decisions_per_s": round(rate(frees)),
-        "call_arrives_decisions_per_s": round(rate(arrives)),
-        "reference_decisions_per_s": None if ref_rate is None else round(ref_rate, 2),
-        "speedup": None if ref_rate is None else round(dps / ref_rate, 1),
-        "p50_decision_us": round(percentile(samples, 0.5), 3),
-        "p99_decision_us": round(percentile(samples, 0.99), 3),
-        "rss_bytes_per_waiting_call": round(rss_per_call),
-        "quick": args.quick,
-        "scale": args.scale,
-    }))
+        print(
+            f"reference model: {ref_rate:,.1f} decisions/s over {2 * ref_decisions} sampled decisions"
+        )
+    print(
+        f"latency per decision (timed one by one, timer included): p50={percentile(samples, 0.5):.2f}us "
+        f"p99={percentile(samples, 0.99):.2f}us max={max(samples):.1f}us mean={statistics.fmean(samples):.2f}us"
+    )
+    print(
+        json.dumps(
+            {
+                "agents": n_agents,
+                "waiting": n_calls,
+                "decisions_per_s": round(dps),
+                "agent_frees_decisions_per_s": round(rate(frees)),
+                "call_arrives_decisions_per_s": round(rate(arrives)),
+                "reference_decisions_per_s": None if ref_rate is None else round(ref_rate, 2),
+                "speedup": None if ref_rate is None else round(dps / ref_rate, 1),
+                "p50_decision_us": round(percentile(samples, 0.5), 3),
+                "p99_decision_us": round(percentile(samples, 0.99), 3),
+                "rss_bytes_per_waiting_call": round(rss_per_call),
+                "quick": args.quick,
+                "scale": args.scale,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,20 @@
 The semantics of every method are specified in `docs/routing-policy.md`.
 """
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, final
+
+__all__ = [
+    "Core",
+    "CoreError",
+    "DuplicateIdError",
+    "InternalError",
+    "InvalidInputError",
+    "InvalidStateError",
+    "InvalidTimeError",
+    "PolicyError",
+    "UnknownIdError",
+]
 
 __version__: str
 
@@ -16,10 +29,11 @@ class PolicyError(CoreError): ...
 class InvalidInputError(CoreError): ...
 class InternalError(CoreError): ...
 
+@final
 class Core:
     """Waiting calls, agents and the policy that matches them; time is always passed in."""
 
-    def __init__(self, policy: Mapping[str, Any]) -> None: ...
+    def __new__(cls, policy: Mapping[str, Any]) -> Core: ...
     def set_policy(self, policy: Mapping[str, Any], now: float) -> None: ...
 
     # agents
@@ -59,7 +73,7 @@ class Core:
         now: float,
         *,
         required: Sequence[tuple[str, int]] | None = None,
-        preferred: Sequence[tuple[str, float]] = (),
+        preferred: Sequence[tuple[str, float]] | None = None,
         preferred_agent: str | None = None,
         enqueued_at: float | None = None,
     ) -> None: ...

@@ -580,5 +580,19 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
+    m.add(
+        "__all__",
+        [
+            "Core",
+            "CoreError",
+            "DuplicateIdError",
+            "InternalError",
+            "InvalidInputError",
+            "InvalidStateError",
+            "InvalidTimeError",
+            "PolicyError",
+            "UnknownIdError",
+        ],
+    )?;
     Ok(())
 }
