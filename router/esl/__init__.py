@@ -1,0 +1,1 @@
+"""The FreeSWITCH side: the ESL wire protocol (`protocol`) and the inbound client (`connection`)."""

@@ -1,0 +1,79 @@
+"""Reading the real FreeSWITCH wire captures (``../shared/esl-captures/``, see its README.md).
+
+The captures are the ground truth the parser and the simulator are tested against. Each capture
+``NAME`` has ``NAME.recv.raw`` (everything FreeSWITCH sent, byte-exact) and ``NAME.jsonl`` (one
+message per line, both directions). The default location is ``shared/esl-captures`` beside the
+repository; ``ESL_CAPTURES=/path`` points elsewhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CAPTURES = Path(
+    os.environ.get(
+        "ESL_CAPTURES", Path(__file__).resolve().parents[2].parent / "shared" / "esl-captures"
+    )
+)
+FROM_FS = ("S->C", "FS->app")
+
+
+@dataclass(frozen=True)
+class WireMessage:
+    """One message of a capture's .jsonl: direction, time and exact bytes."""
+
+    dir: str
+    t: float
+    data: bytes
+
+
+class CapturesMissing(FileNotFoundError):
+    """The captures directory is not where it was looked for."""
+
+
+def require_captures() -> Path:
+    """The captures directory; raises `CapturesMissing` (tests skip on it) when absent."""
+    if not (CAPTURES / "README.md").is_file():
+        raise CapturesMissing(f"FreeSWITCH captures not found at {CAPTURES} (set ESL_CAPTURES)")
+    return CAPTURES
+
+
+def capture_names() -> list[str]:
+    """Every capture that has a .recv.raw (empty when the directory is absent)."""
+    if not CAPTURES.is_dir():
+        return []
+    return sorted(p.name[: -len(".recv.raw")] for p in CAPTURES.glob("*.recv.raw"))
+
+
+@functools.cache
+def recv_raw(name: str) -> bytes:
+    """Everything FreeSWITCH sent on that connection, byte-exact."""
+    return (require_captures() / f"{name}.recv.raw").read_bytes()
+
+
+@functools.cache
+def wire(name: str) -> tuple[WireMessage, ...]:
+    """The capture's messages in wire order (both directions)."""
+    out = []
+    with open(require_captures() / f"{name}.jsonl", encoding="utf-8") as f:
+        for line in f:
+            obj = json.loads(line)
+            data = obj["data"].encode("utf-8")
+            if len(data) != obj["len"]:
+                raise ValueError(f"{name}.jsonl t={obj['t']}: len {obj['len']} != {len(data)}")
+            out.append(WireMessage(obj["dir"], float(obj["t"]), data))
+    return tuple(out)
+
+
+def received(name: str) -> list[WireMessage]:
+    """Only what FreeSWITCH sent."""
+    return [m for m in wire(name) if m.dir in FROM_FS]
+
+
+def sent(name: str) -> list[WireMessage]:
+    """Only what the client sent."""
+    return [m for m in wire(name) if m.dir not in FROM_FS]
