@@ -16,7 +16,14 @@ import gevent.server  # type: ignore[import-untyped]
 import pytest
 
 from router.esl import protocol as p
-from router.esl.connection import ConnectionLost, ESLConnection, NotConnected
+from router.esl.connection import (
+    PASSWORD_ENV,
+    ConnectionLost,
+    ESLConnection,
+    ESLError,
+    NotConnected,
+    esl_password,
+)
 from router.esl.protocol import Event
 from router.sim.captures import CapturesMissing, require_captures, wire
 
@@ -424,3 +431,14 @@ def test_execute_is_completed_by_its_application_uuid(
     done = execution.complete(timeout=5)
     assert done.get("Application-UUID") == execution.event_uuid
     assert done.get("Application-Response") == "FILE PLAYED"
+
+
+def test_password_comes_from_env_or_config_only() -> None:
+    assert esl_password("from-config", {}) == "from-config"
+    assert esl_password("from-config", {PASSWORD_ENV: "from-env"}) == "from-env"
+    with pytest.raises(ESLError, match=PASSWORD_ENV):
+        esl_password(None, {})
+    with pytest.raises(ValueError):
+        esl_password("two words", {})
+    c = ESLConnection("127.0.0.1", 1, "s3cret")
+    assert "s3cret" not in repr(c)

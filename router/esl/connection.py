@@ -43,9 +43,10 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import gevent  # type: ignore[import-untyped]
@@ -65,6 +66,7 @@ from router.esl.protocol import (
 )
 
 __all__ = [
+    "PASSWORD_ENV",
     "BackgroundJob",
     "ConnectionLost",
     "ESLConnection",
@@ -72,11 +74,26 @@ __all__ = [
     "EventHandler",
     "Execution",
     "NotConnected",
+    "esl_password",
 ]
 
 log = logging.getLogger("router.esl")
 
 EventHandler = Callable[[Event], None]
+
+PASSWORD_ENV = "ESL_ROUTER_ESL_PASSWORD"
+"""The environment variable that overrides the configured ESL password."""
+
+
+def esl_password(configured: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The ESL password: `PASSWORD_ENV` if set, else the configured one; never a built-in default
+    (FreeSWITCH's ``ClueCon`` must not be what a deployment runs with by accident)."""
+    env = os.environ if environ is None else environ
+    password = env.get(PASSWORD_ENV) or configured
+    if not password:
+        raise ESLError(f"no ESL password: set {PASSWORD_ENV} or the event socket password in the config")
+    protocol.auth(password)  # refuses whitespace and control characters
+    return password
 
 
 class ESLError(Exception):
