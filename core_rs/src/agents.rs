@@ -108,12 +108,23 @@ impl Agent {
 pub struct AgentKey {
     pub fair: F,
     pub since: F,
+    /// The id's first 16 bytes, big-endian and zero-padded: orders like the id itself, so most
+    /// ties on (fair, since) are settled without comparing strings.
+    pub id_prefix: u128,
     pub id: Arc<str>,
     pub agent: u32,
 }
 
+/// See `AgentKey::id_prefix`.
+pub fn id_prefix(id: &str) -> u128 {
+    let mut buf = [0u8; 16];
+    let n = id.len().min(16);
+    buf[..n].copy_from_slice(&id.as_bytes()[..n]);
+    u128::from_be_bytes(buf)
+}
+
 /// The offerable agents of one profile within one scope (a centre, a region, or everywhere), and
-/// where the scope's head lists hold this set's head (`pos[j]`, for `Profile::list_index(j)`).
+/// where the scope's head lists hold this set's head (`pos[0]` in list 0, `pos[j]` in the list of the profile's `j`-th skill).
 #[derive(Debug, Clone, Default)]
 pub struct HeadSet {
     pub set: BTreeSet<AgentKey>,
@@ -159,17 +170,7 @@ impl Profile {
         }
     }
 
-    /// The head-list index and skill level of the profile's `j`-th list.
-    pub fn list_index(&self, j: usize) -> (usize, Level) {
-        if j == 0 {
-            (0, 0)
-        } else {
-            let (s, l) = self.skills[j - 1];
-            (s as usize + 1, l)
-        }
-    }
-
-    /// The inverse of `list_index`.
+    /// Which of the profile's lists (`j`: 0 for list 0, else 1 + the skill's position) is list `li`.
     fn slot_of_list(&self, li: usize) -> usize {
         if li == 0 {
             0
@@ -233,18 +234,20 @@ fn head_changed(profiles: &mut [Profile], lists: &mut HeadLists, pi: u32, sk: Sc
     let n = p.skills.len() + 1;
     let hs = p.sets.get_mut(&sk).expect("head set");
     let head = hs.set.first().cloned();
-    let mut fixes: Vec<(u32, usize, usize)> = Vec::new();
+    // Allocates only when removing a head moves another profile's entry.
+    let mut fixes: Vec<(u32, usize, usize)> = Vec::with_capacity(0);
     match head {
         None => {
-            let pos = std::mem::take(&mut hs.pos);
-            for (j, &at) in pos.iter().enumerate() {
-                let (li, _) = p.list_index(j);
+            let skills = &p.skills;
+            for (j, &at) in hs.pos.iter().enumerate() {
+                let li = if j == 0 { 0 } else { skills[j - 1].0 as usize + 1 };
                 let list = &mut lists[li];
                 list.swap_remove(at);
                 if let Some(moved) = list.get(at) {
                     fixes.push((moved.profile, li, at));
                 }
             }
+            hs.pos.clear();
         }
         Some(h) => {
             let fresh = hs.pos.is_empty();

@@ -2,7 +2,9 @@
 //!
 //! Pure and I/O-free; time is always an argument. Semantics: `docs/routing-policy.md`.
 
-use crate::agents::{index_insert, index_remove, Agent, AgentKey, AgentState, HeadLists, Profile, F};
+use crate::agents::{
+    id_prefix, index_insert, index_remove, Agent, AgentKey, AgentState, HeadLists, Profile, F,
+};
 use crate::calls::{Bucket, BucketKey, Call, CallState, HeadEntry, ScopeKey};
 use crate::error::{check_id, CoreError, ErrorKind, Result};
 use crate::intern::Interner;
@@ -308,6 +310,7 @@ impl Core {
         let key = a.offerable().then(|| AgentKey {
             fair: F(a.fair(&self.policy.selection)),
             since: F(a.available_since),
+            id_prefix: id_prefix(&a.id),
             id: a.id.clone(),
             agent: slot,
         });
