@@ -492,29 +492,29 @@ impl Core {
         b
     }
 
+    /// A call's active step at `now`, its level relaxation, and who may take it (its scope).
+    pub(crate) fn effective(&self, c: &Call, now: f64) -> (usize, Level, ScopeKey) {
+        let k = self.policy.step_at(c.queue, c.enqueued_at, now);
+        let step = self.policy.queues[c.queue as usize].steps[k];
+        let scope = match (c.preferred_agent, step.preferred_only) {
+            (Some(p), true) => ScopeKey::Agent(p),
+            _ => match step.scope {
+                Scope::Centre => ScopeKey::Centre(c.home),
+                Scope::Region => ScopeKey::Region(self.policy.region_of(c.home)),
+                Scope::Any => ScopeKey::Any,
+            },
+        };
+        (k, step.level_delta, scope)
+    }
+
     /// Puts a waiting call in the bucket of its current step (at `last_now`).
     fn place(&mut self, slot: u32) {
         let now = self.last_now;
         let (key, t, step, next) = {
             let c = self.call(slot);
-            let q = &self.policy.queues[c.queue as usize];
-            let k = self.policy.step_at(c.queue, c.enqueued_at, now);
-            let step = q.steps[k];
-            let scope = match (c.preferred_agent, step.preferred_only) {
-                (Some(p), true) => ScopeKey::Agent(p),
-                _ => match step.scope {
-                    Scope::Centre => ScopeKey::Centre(c.home),
-                    Scope::Region => ScopeKey::Region(self.policy.region_of(c.home)),
-                    Scope::Any => ScopeKey::Any,
-                },
-            };
-            let key = BucketKey {
-                queue: c.queue,
-                class: c.class,
-                scope,
-                req: relaxed(&c.required, step.level_delta),
-            };
-            let next = q.steps.get(k + 1).map(|s| c.enqueued_at + s.after);
+            let (k, delta, scope) = self.effective(c, now);
+            let key = BucketKey { queue: c.queue, class: c.class, scope, req: relaxed(&c.required, delta) };
+            let next = self.policy.queues[c.queue as usize].steps.get(k + 1).map(|s| c.enqueued_at + s.after);
             (key, c.enqueued_at, k, next)
         };
         let b = self.bucket_for(key);
@@ -893,7 +893,7 @@ impl Core {
     }
 
     /// Why `agent` may not take waiting call `slot` now (empty when eligible).
-    pub(crate) fn ineligibility(&self, slot: u32, agent: u32) -> Vec<String> {
+    pub(crate) fn ineligibility(&self, slot: u32, agent: u32, now: f64) -> Vec<String> {
         let mut why = Vec::new();
         let a = self.agent(agent);
         let c = self.call(slot);
@@ -903,14 +903,13 @@ impl Core {
         if a.active >= a.max_calls {
             why.push(format!("agent {} is at max_calls ({})", a.id, a.max_calls));
         }
-        let CallState::Waiting { bucket, .. } = c.state else {
+        if let CallState::Assigned { .. } = c.state {
             why.push(format!("call {} is assigned", c.id));
-            return why;
-        };
-        let key = &self.buckets[bucket as usize].key;
+        }
+        let (_, delta, scope) = self.effective(c, now);
         let levels = &self.profiles[a.profile as usize].levels;
-        for &(s, _) in &c.required {
-            let need = key.req.iter().find(|&&(k, _)| k == s).map_or(0, |&(_, l)| l);
+        for &(s, min) in &c.required {
+            let need = min.saturating_sub(delta);
             match levels.get(s) {
                 None => why.push(format!("lacks skill {}", self.skills.name(s as u32))),
                 Some(have) if have < need => {
@@ -921,7 +920,7 @@ impl Core {
         }
         let home = self.centres.name(c.home);
         let centre = self.centres.name(a.centre);
-        match key.scope {
+        match scope {
             ScopeKey::Centre(h) if a.centre != h => {
                 why.push(format!("centre {centre} is not home centre {home}"))
             }
@@ -993,14 +992,15 @@ impl Core {
         self.check_time(now)?;
         let slot = self.waiting_slot(call)?;
         let a = self.agent_slot(agent)?;
-        self.advance(now);
-        let why = self.ineligibility(slot, a);
+        // Judged at `now` before anything moves, so that a refusal leaves the state untouched.
+        let why = self.ineligibility(slot, a, now);
         if !why.is_empty() {
             return Err(CoreError::state(format!(
                 "agent {agent:?} may not take call {call:?}: {}",
                 why.join("; ")
             )));
         }
+        self.advance(now);
         self.commit(slot, a);
         Ok(())
     }

@@ -1,10 +1,9 @@
 //! Read-only views: agent and call records, explanations, positions, expected wait, statistics.
 
 use crate::agents::{AgentState, F};
-use crate::calls::{CallState, ScopeKey};
+use crate::calls::CallState;
 use crate::core::{CallRank, Core};
 use crate::error::{CoreError, Result};
-use crate::policy::Scope;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,21 +105,12 @@ impl Core {
         let ag = self.agent(a);
         let q = &self.policy.queues[c.queue as usize];
         let class = &self.policy.classes[c.class as usize];
-        let step = self.policy.step_at(c.queue, c.enqueued_at, now);
-        let s = q.steps[step];
-        let scope = match (c.preferred_agent, s.preferred_only) {
-            (Some(p), true) => ScopeKey::Agent(p),
-            _ => match s.scope {
-                Scope::Centre => ScopeKey::Centre(c.home),
-                Scope::Region => ScopeKey::Region(0),
-                Scope::Any => ScopeKey::Any,
-            },
-        };
+        let (step, _, scope) = self.effective(c, now);
         let priority = (class.base + q.weight) + class.ageing * (now - c.enqueued_at);
         let skill_score = self.skill_score(&self.profiles[ag.profile as usize], c);
         let home = ag.centre == c.home;
         let fair = ag.fair(&self.policy.selection);
-        let reasons = self.ineligibility(slot, a);
+        let reasons = self.ineligibility(slot, a, now);
         Ok(Explanation {
             eligible: reasons.is_empty(),
             reasons,
