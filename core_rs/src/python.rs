@@ -265,7 +265,20 @@ fn pair_list<'py, T: FromPyObjectOwned<'py>>(
     if v.is_instance_of::<PyString>() {
         return Err(err());
     }
-    v.try_iter().map_err(|_| err())?.map(|it| it.and_then(|it| pair(&it).ok_or_else(err))).collect()
+    let mut out = Vec::new();
+    for (i, it) in v.try_iter().map_err(|_| err())?.enumerate() {
+        let it = it?;
+        let Some(p) = pair(&it) else {
+            let shown = it.repr().map(|r| r.to_string()).unwrap_or_default();
+            return Err(InvalidInputError::new_err(format!(
+                "{}[{i}]: expected a (skill, {}) pair, got {shown}",
+                what(),
+                if std::any::type_name::<T>() == "i64" { "integer level" } else { "number" }
+            )));
+        };
+        out.push(p);
+    }
+    Ok(out)
 }
 
 fn borrow(v: &[(String, i64)]) -> Vec<(&str, i64)> {
