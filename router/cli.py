@@ -2,6 +2,10 @@
 
     esl-router check-config FILE        validate a config file and summarise it
     esl-router demo [--config FILE]     route a simulated burst of calls with the real core
+    esl-router sim [--config FILE] [--profile FILE] [--out DIR]
+                                        simulate a day of traffic (capacity planning)
+    esl-router staffing --queue Q --rate R [--sl X --t T]
+                                        agents needed: Erlang formula and simulation
 
 Exit codes: 0 success, 1 invalid config or failed command, 2 bad command-line usage.
 """
@@ -15,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from router.config import Config, ConfigError, Step, load_config
+from router.sim.cli import add_commands as add_planning_commands
 
 __all__ = ["default_config_path", "main"]
 
@@ -70,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--calls", metavar="N", type=_positive, default=120, help="callers (default: 120)"
     )
     demo.add_argument("--seed", metavar="S", type=int, default=1, help="random seed (default: 1)")
+    add_planning_commands(sub, DEFAULT_EXAMPLE)  # sim, staffing: they set their own `run`
     return parser
 
 
@@ -148,7 +154,7 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handler = {"check-config": _check_config, "demo": _demo}[args.command]
+    handler = {"check-config": _check_config, "demo": _demo}.get(args.command) or args.run
     try:
         return handler(args)
     except ConfigError as exc:
