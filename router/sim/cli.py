@@ -173,8 +173,8 @@ def add_commands(
         "--batch-hours",
         metavar="H",
         type=positive,
-        default=10.0,
-        help="simulated hours per batch (default 10)",
+        default=None,
+        help="simulated hours per batch (default: about 100,000 calls per staff size)",
     )
     staff.add_argument("--seed", metavar="S", type=int, default=1, help="random seed")  # fmt: skip
     sim.set_defaults(run=_sim)
@@ -293,8 +293,8 @@ def _staffing(args: argparse.Namespace) -> int:
         sim_needed = f"more than {max(r.agents for r in rows)} agents"
     print(
         f"by simulation through the routing core: {sim_needed} (the fewest whose simulated SL "
-        f"reaches the target; {args.batches} batches of {args.batch_hours:g} h, "
-        f"{rows[0].calls:,} calls each run, ± = 99.9 % interval)"
+        f"reaches the target; {args.batches} batches after a warm-up, {rows[0].calls:,} calls "
+        "each run, ± = 99.9 % interval)"
     )
     print(
         f"\n  {'agents':>6}  {'SL formula':>10}  {'SL simulated':>16}  {'ASA formula':>11}  "

@@ -157,14 +157,18 @@ def staffing_table(
     patience: float | None = None,
     candidates: Sequence[int] | None = None,
     batches: int = 20,
-    batch_hours: float = 10.0,
+    batch_hours: float | None = None,
+    calls: int = 100_000,
     seed: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[StaffingRow]]:
     """The formula's answer (agents needed for `sl_target` within `t` s) and, for each candidate
     staff size (default: the formula's answer and two either side), the formula's and the
-    simulation's figures. `rate` in calls per second, times in seconds."""
+    simulation's figures. `rate` in calls per second, times in seconds. Each simulation has a
+    warm-up batch and `batches` batches of `batch_hours` (default: about `calls` calls in all)."""
     needed = erlang.agents_needed(rate, aht, sl_target, t, patience=patience)
+    if batch_hours is None:
+        batch_hours = calls / (batches + 1) / (rate * 3600.0)
     if candidates is None:
         candidates = [n for n in range(needed - 2, needed + 3) if n >= 1]
     rows: list[StaffingRow] = []
