@@ -555,9 +555,9 @@ def simulate(
         unresolved -= 1
         answer(i, a, now)
 
-    if progress is not None:
-        progress(Progress(start, start, end, 0, 0, 0.0))
     try:
+        if progress is not None:
+            progress(Progress(start, start, end, 0, 0, 0.0))
         while heap:
             t, _, kind, x = pop(heap)
             if t > horizon or (t >= end and unresolved == 0 and kind != _ARRIVE):
@@ -651,7 +651,7 @@ def simulate(
     except KeyboardInterrupt:
         partial = f"interrupted at {clock_text(t)}"
     until = t if partial else max(t, end)
-    if progress is not None:
+    if progress is not None and partial is None:
         progress(Progress(until, start, end, len(arrival), unresolved, time.perf_counter() - wall0))
     if partial is None and unresolved and heap:
         partial = f"{unresolved} calls still waiting {DRAIN_LIMIT / 3600:g} h after the end"
