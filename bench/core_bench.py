@@ -26,6 +26,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -197,6 +198,29 @@ class Measure:
     seconds: float = 0.0
 
 
+def decide(
+    decision: Callable[[str, float], str | None],
+    ids: list[str],
+    now: float,
+    m: Measure,
+    samples: list[float] | None,
+) -> list[str | None]:
+    """Runs one decision per id: the whole batch timed at once, or (with `samples`) one by one."""
+    got: list[str | None]
+    if samples is None:
+        t0 = time.perf_counter()
+        got = [decision(i, now) for i in ids]
+        m.seconds += time.perf_counter() - t0
+    else:
+        got = []
+        for i in ids:
+            t0 = time.perf_counter_ns()
+            got.append(decision(i, now))
+            samples.append((time.perf_counter_ns() - t0) / 1000.0)
+    m.decisions += len(ids)
+    return got
+
+
 def agent_frees(
     core: CoreLike,
     w: Workload,
@@ -213,18 +237,7 @@ def agent_frees(
         group = [a for a, _, _ in rng.sample(w.agents, batch)]
         for a in group:
             core.set_agent_state(a, "available", now)
-        got: list[str | None]
-        if samples is None:
-            t0 = time.perf_counter()
-            got = [core.dispatch_agent(a, now) for a in group]
-            m.seconds += time.perf_counter() - t0
-        else:
-            got = []
-            for a in group:
-                t0 = time.perf_counter_ns()
-                got.append(core.dispatch_agent(a, now))
-                samples.append((time.perf_counter_ns() - t0) / 1000.0)
-        m.decisions += len(group)
+        got = decide(core.dispatch_agent, group, now, m, samples)
         for a, c in zip(group, got, strict=True):
             if c is not None:
                 core.finish(c, now, 120.0)
@@ -254,18 +267,7 @@ def call_arrives(
         for cid, q, cls, home, req, pref, t in arrivals:
             core.enqueue(cid, q, cls, home, now, required=req, preferred=pref, enqueued_at=t)
         ids = [c[0] for c in arrivals]
-        got: list[str | None]
-        if samples is None:
-            t0 = time.perf_counter()
-            got = [core.dispatch_call(c, now) for c in ids]
-            m.seconds += time.perf_counter() - t0
-        else:
-            got = []
-            for c in ids:
-                t0 = time.perf_counter_ns()
-                got.append(core.dispatch_call(c, now))
-                samples.append((time.perf_counter_ns() - t0) / 1000.0)
-        m.decisions += len(ids)
+        got = decide(core.dispatch_call, ids, now, m, samples)
         for c, agent in zip(ids, got, strict=True):
             if agent is not None:
                 core.finish(c, now, 120.0)
