@@ -113,14 +113,14 @@ class CoreVersusModel(RuleBasedStateMachine):
         """An operation whose last positional argument is `now`; time advances if it succeeds."""
         result = self.both(method, *args, now, **kwargs)
         if result[0] == "ok":
+            self.now = now
             event(f"{method}: {'ok' if result[1] not in (None, []) else 'ok, empty'}")
         else:
-            event(f"{method}: {result[1]}")
-        if result[0] == "ok":
-            self.now = now
+            event(f"{method}: {result[1]}")  # --hypothesis-show-statistics shows the mix
         return result
 
     def live_calls(self) -> list[str]:
+        """Waiting and assigned calls (read from the model: the core lists waiting ones only)."""
         return sorted(self.model._calls)
 
     def pick_call(self, data: st.DataObject) -> str:

@@ -107,6 +107,7 @@ class CoreInvariants(RuleBasedStateMachine):
         self.policy: dict[str, Any] = {}
         self.now = 0.0
         self.live: set[str] = set()  # enqueued and neither finished nor removed
+        self.held_over: dict[str, int] = {}  # active calls of an agent when max_calls was changed
 
     def snapshot(self) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
         agents = {a: self.core.agent_info(a) for a in self.core.agent_ids()}
@@ -168,6 +169,9 @@ class CoreInvariants(RuleBasedStateMachine):
     @rule(agent=st.sampled_from(AGENT_IDS), skills=skill_maps(), max_calls=st.integers(1, 3))
     def update_agent(self, agent: str, skills: dict[str, int], max_calls: int) -> None:
         if agent in self.core.agent_ids():
+            # Lowering max_calls below the calls an agent holds is allowed (the spec is silent; the
+            # core and the model agree): the agent keeps them but gets no more until below.
+            self.held_over[agent] = self.core.agent_info(agent)["active"]
             self.core.update_agent(agent, skills=skills, max_calls=max_calls)
 
     @rule(agent=st.sampled_from(AGENT_IDS))
@@ -282,11 +286,28 @@ class CoreInvariants(RuleBasedStateMachine):
             held[agent] = held.get(agent, 0) + 1
         for agent, info in agents.items():
             assert info["active"] == held.get(agent, 0), (agent, info, held)
-            assert info["active"] <= info["max_calls"], info
+            assert info["active"] <= max(info["max_calls"], self.held_over.get(agent, 0)), info
+            self.held_over[agent] = min(self.held_over.get(agent, 0), info["active"])
         for c in CALL_IDS:
             if c not in self.live:
                 with pytest.raises(_core.UnknownIdError):
                     self.core.call_info(c)
+
+    @invariant()
+    def next_relaxation_is_exact(self) -> None:
+        """The earliest step boundary after the last `now`, over waiting calls, or None."""
+        if self.core is None or not self.live:
+            return
+        boundaries = [
+            info["enqueued_at"] + step["after"]
+            for info in (self.core.call_info(c) for c in self.core.waiting_calls())
+            for queue in self.policy["queues"]
+            if queue["name"] == info["queue"]
+            for step in effective_steps(queue)
+        ]
+        assert self.core.next_relaxation() == min(
+            (b for b in boundaries if b > self.now), default=None
+        )
 
 
 CoreInvariants.TestCase.settings = settings(stateful_step_count=40)
