@@ -170,13 +170,6 @@ def test_agent_skill_levels_out_of_range(core: Any, level: Any) -> None:
         core.update_agent("ann", skills={"futures": level})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="core bug: a non-string skill name in an agent's skills dict raises a bare TypeError "
-    "('int' object is not an instance of 'str'), not InvalidInputError; the spec says all errors "
-    "are CoreError subclasses",
-)
 def test_agent_skill_names_must_be_strings(core: Any) -> None:
     with refused(core, _core.InvalidInputError, "1"):
         core.add_agent("dan", "bj", {1: 5})

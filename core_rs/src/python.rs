@@ -246,7 +246,10 @@ fn skills_arg(skills: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, i6
         return d
             .iter()
             .map(|(k, v)| {
-                let k: String = k.extract()?;
+                let k: String = k.extract().map_err(|_| {
+                    let shown = k.repr().map(|r| r.to_string()).unwrap_or_default();
+                    InvalidInputError::new_err(format!("{what}: skill name {shown} must be a string"))
+                })?;
                 let v: i64 = v.extract().map_err(|_| {
                     InvalidInputError::new_err(format!("{what}: skill {k:?} level must be an integer"))
                 })?;
