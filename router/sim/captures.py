@@ -2,8 +2,10 @@
 
 The captures are the ground truth the parser and the simulator are tested against. Each capture
 ``NAME`` has ``NAME.recv.raw`` (everything FreeSWITCH sent, byte-exact) and ``NAME.jsonl`` (one
-message per line, both directions). The default location is ``shared/esl-captures`` beside the
-repository; ``ESL_CAPTURES=/path`` points elsewhere.
+message per line, both directions). They are looked for at ``ESL_CAPTURES=/path`` if set, else at
+``shared/esl-captures`` beside the repository, else in the copy the repository carries
+(``tests/data/esl-captures.tar.xz``, unpacked once into ``.cache/``), so that a clone on its own
+runs every conformance test.
 """
 
 from __future__ import annotations
@@ -11,14 +13,32 @@ from __future__ import annotations
 import functools
 import json
 import os
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-CAPTURES = Path(
-    os.environ.get(
-        "ESL_CAPTURES", Path(__file__).resolve().parents[2].parent / "shared" / "esl-captures"
-    )
-)
+_REPO = Path(__file__).resolve().parents[2]
+_ARCHIVE = _REPO / "tests" / "data" / "esl-captures.tar.xz"
+
+
+def _locate() -> Path:
+    if "ESL_CAPTURES" in os.environ:
+        return Path(os.environ["ESL_CAPTURES"])
+    beside = _REPO.parent / "shared" / "esl-captures"
+    if (beside / "README.md").is_file() or not _ARCHIVE.is_file():
+        return beside
+    unpacked = _REPO / ".cache" / "esl-captures"
+    if not unpacked.is_dir():
+        unpacked.parent.mkdir(exist_ok=True)
+        # Unpack aside and rename, so an interrupted unpack never looks complete.
+        with tempfile.TemporaryDirectory(dir=unpacked.parent) as tmp, tarfile.open(_ARCHIVE) as tar:
+            tar.extractall(tmp, filter="data")
+            os.replace(Path(tmp) / "esl-captures", unpacked)
+    return unpacked
+
+
+CAPTURES = _locate()
 FROM_FS = ("S->C", "FS->app")
 
 
