@@ -234,20 +234,23 @@ fn head_changed(profiles: &mut [Profile], lists: &mut HeadLists, pi: u32, sk: Sc
     let n = p.skills.len() + 1;
     let hs = p.sets.get_mut(&sk).expect("head set");
     let head = hs.set.first().cloned();
-    // Allocates only when removing a head moves another profile's entry.
-    let mut fixes: Vec<(u32, usize, usize)> = Vec::with_capacity(0);
     match head {
         None => {
-            let skills = &p.skills;
-            for (j, &at) in hs.pos.iter().enumerate() {
-                let li = if j == 0 { 0 } else { skills[j - 1].0 as usize + 1 };
+            // The set emptied: drop its entries. Each swap_remove moves another profile's entry,
+            // whose back-pointer is fixed at once (it is never `pi`'s own: one entry per list).
+            let mut pos = std::mem::take(&mut hs.pos);
+            for (j, &at) in pos.iter().enumerate() {
+                let li = if j == 0 { 0 } else { profiles[pi as usize].skills[j - 1].0 as usize + 1 };
                 let list = &mut lists[li];
                 list.swap_remove(at);
                 if let Some(moved) = list.get(at) {
-                    fixes.push((moved.profile, li, at));
+                    let q = &mut profiles[moved.profile as usize];
+                    let jq = q.slot_of_list(li);
+                    q.sets.get_mut(&sk).expect("head set").pos[jq] = at;
                 }
             }
-            hs.pos.clear();
+            pos.clear();
+            profiles[pi as usize].sets.get_mut(&sk).expect("head set").pos = pos;
         }
         Some(h) => {
             let fresh = hs.pos.is_empty();
@@ -275,10 +278,5 @@ fn head_changed(profiles: &mut [Profile], lists: &mut HeadLists, pi: u32, sk: Sc
                 }
             }
         }
-    }
-    for (q, li, at) in fixes {
-        let q = &mut profiles[q as usize];
-        let j = q.slot_of_list(li);
-        q.sets.get_mut(&sk).expect("head set").pos[j] = at;
     }
 }
