@@ -5,7 +5,7 @@ use crate::policy::Selection;
 use crate::skills::{mask_of, Level, Levels, Mask, SkillId};
 use rustc_hash::FxHashMap;
 use std::cmp::Ordering;
-use std::collections::BTreeSet;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// A float with a total order. NaN never enters the core (inputs are validated), and -0.0 == 0.0
@@ -127,8 +127,39 @@ pub fn id_prefix(id: &str) -> u128 {
 /// where the scope's head lists hold this set's head (`pos[0]` in list 0, `pos[j]` in the list of the profile's `j`-th skill).
 #[derive(Debug, Clone, Default)]
 pub struct HeadSet {
-    pub set: BTreeSet<AgentKey>,
+    pub set: SortedKeys,
     pub pos: Vec<usize>,
+}
+
+/// Agent keys in ascending order. A deque, because the usual traffic is at the ends: an agent who
+/// just became available has the latest `since` (goes to the back) and the best one (the front) is
+/// the one taken.
+#[derive(Debug, Clone, Default)]
+pub struct SortedKeys(VecDeque<AgentKey>);
+
+impl SortedKeys {
+    pub fn first(&self) -> Option<&AgentKey> {
+        self.0.front()
+    }
+
+    pub fn insert(&mut self, key: AgentKey) {
+        match self.0.back() {
+            Some(last) if *last > key => {
+                let at = self.0.partition_point(|k| *k < key);
+                self.0.insert(at, key);
+            }
+            _ => self.0.push_back(key),
+        }
+    }
+
+    pub fn remove(&mut self, key: &AgentKey) {
+        // An agent has one key at a time, so its slot identifies it (no string compare).
+        if self.0.front().is_some_and(|k| k.agent == key.agent) {
+            self.0.pop_front();
+        } else if let Ok(at) = self.0.binary_search(key) {
+            self.0.remove(at);
+        }
+    }
 }
 
 /// A profile's best offerable agent in one scope, copied into the scope's head lists so that the
@@ -219,7 +250,7 @@ pub fn index_remove(
 ) {
     for &sk in scopes {
         let Some(hs) = profiles[pi as usize].sets.get_mut(&sk) else { continue };
-        let was_head = hs.set.first() == Some(key);
+        let was_head = hs.set.first().is_some_and(|k| k.agent == key.agent);
         hs.set.remove(key);
         if was_head {
             let centre = hs.set.first().map_or(0, |h| centre_of(h.agent));
