@@ -13,7 +13,10 @@ A config file describes one routing domain (the whole 27+1 network) as seen by o
     [[agents]]          id, centre, skills = { skill = level }, max_calls
     [[rosters]]         centre, prefix, count, skills, max_calls   (agents prefix-0001, ...)
                         or centres = [...]: each centre gets <centre>-prefix-0001, ...
-    [customers]         file = "customers.csv"              (used by a later issue)
+    [customers]         file = "customers.csv"              the customer directory (CSV)
+    [esl]               host, port, password                FreeSWITCH's event socket
+    [calls]             agent_endpoint, ring_timeout, wrap_up, miss_delay, max_misses,
+                        hold_music, fallback_music, default_queue, ivr = { digits = queue }
 
 The routing semantics of every field are in `docs/routing-policy.md`. Every problem is reported with
 the file, the key (e.g. `queues[2].steps[1].scope`), what is wrong and how to fix it; unknown keys
@@ -22,10 +25,12 @@ are errors, so a typo never passes silently.
 
 from router.config.model import (
     Agent,
+    CallSettings,
     Centre,
     ClassSpec,
     Config,
     ConfigError,
+    EslSettings,
     LineShare,
     QueueSpec,
     Selection,
@@ -35,10 +40,12 @@ from router.config.parse import load_config, parse_config
 
 __all__ = [
     "Agent",
+    "CallSettings",
     "Centre",
     "ClassSpec",
     "Config",
     "ConfigError",
+    "EslSettings",
     "LineShare",
     "QueueSpec",
     "Selection",

@@ -115,6 +115,39 @@ class Agent:
 
 
 @dataclass(frozen=True)
+class EslSettings:
+    """``[esl]``: where FreeSWITCH's event socket is. The password may come from the environment
+    instead (``ESL_ROUTER_ESL_PASSWORD``, which wins); there is no built-in default."""
+
+    host: str = "127.0.0.1"
+    port: int = 8021
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """``[calls]``: how the router handles each call (see router/routing/lifecycle.py)."""
+
+    agent_endpoint: str = "user/{agent}"
+    """Dial string of an agent's phone; ``{agent}`` is replaced by the agent id."""
+    ring_timeout: int = 15
+    """Seconds an agent's phone rings (``originate_timeout``; FreeSWITCH counts whole seconds)."""
+    wrap_up: float = 10.0
+    """Seconds of wrap-up after each call before the agent is offered the next one."""
+    miss_delay: float = 30.0
+    """Seconds an agent who missed a call (no answer, busy, rejected) is not offered calls."""
+    max_misses: int = 3
+    """Consecutive misses after which the agent goes on break."""
+    hold_music: str = "local_stream://moh"
+    fallback_music: str = "tone_stream://%(1000,3000,440);loops=-1"
+    """Played instead when FreeSWITCH has no `hold_music` source (``FILE NOT FOUND``)."""
+    default_queue: str | None = None
+    """Queue of calls that name none (None: the first queue)."""
+    ivr: Mapping[str, str] = field(default_factory=dict)
+    """IVR digits (``esl_router_digits``) -> queue, for calls that name no queue."""
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated configuration. `policy()` gives the plain dict that `router._core.Core` takes."""
 
@@ -128,6 +161,8 @@ class Config:
     centres: tuple[Centre, ...]
     agents: tuple[Agent, ...]
     customers_file: Path | None = None
+    esl: EslSettings = field(default_factory=EslSettings)
+    calls: CallSettings = field(default_factory=CallSettings)
     warnings: tuple[str, ...] = ()
 
     def policy(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from router.config.model import (
     Selection,
     Step,
 )
+from router.config.runtime import parse_calls, parse_esl
 
 
 def load_config(path: str | os.PathLike[str], *, check_core: bool = True) -> Config:
@@ -85,6 +86,8 @@ _TOP_KEYS = (
     "agents",
     "rosters",
     "customers",
+    "esl",
+    "calls",
 )
 
 
@@ -112,6 +115,8 @@ class _Parser(Checker):
         agents = self.parse_agents(top.get("agents", []), top.get("rosters", []), set(centre_names))
         router_centre = self.parse_router(top.get("router"), centre_names)
         customers = self.parse_customers(top.get("customers"))
+        esl = parse_esl(self, top.get("esl"))
+        calls = parse_calls(self, top.get("calls"), [q.name for q in queues])
         if self.problems:
             raise ConfigError(self.path, self.problems)
         config = Config(
@@ -125,6 +130,8 @@ class _Parser(Checker):
             centres=centres,
             agents=agents,
             customers_file=customers,
+            esl=esl,
+            calls=calls,
         )
         self.check_staffing(config)
         return dataclasses.replace(config, warnings=tuple(self.warnings))

@@ -251,9 +251,15 @@ class ESLConnection:
         assert isinstance(reply, ApiResponse)
         return reply
 
-    def bgapi(self, command: str, *args: str, timeout: float = 10.0) -> BackgroundJob:
-        """``bgapi`` with our own Job-UUID; wait for the outcome with ``job.result()``."""
-        job = BackgroundJob(protocol.new_uuid(), command, time.monotonic())
+    def bgapi(
+        self, command: str, *args: str, timeout: float = 10.0, job_uuid: str | None = None
+    ) -> BackgroundJob:
+        """``bgapi`` with our own Job-UUID; wait for the outcome with ``job.result()``.
+
+        Pass `job_uuid` to know it before the command is written (a caller that correlates the
+        BACKGROUND_JOB event itself must register it first: the event may reach the handlers
+        before this method returns)."""
+        job = BackgroundJob(job_uuid or protocol.new_uuid(), command, time.monotonic())
         self._expire_jobs(job.started)
         self._jobs[job.job_uuid] = job
         try:
@@ -279,10 +285,17 @@ class ESLConnection:
                 job._done.set_exception(TimeoutError(f"no BACKGROUND_JOB for {job.command}"))
 
     def execute(
-        self, channel: str, app: str, arg: str | None = None, *, timeout: float = 10.0
+        self,
+        channel: str,
+        app: str,
+        arg: str | None = None,
+        *,
+        timeout: float = 10.0,
+        event_uuid: str | None = None,
     ) -> Execution:
-        """``sendmsg <channel>`` execute `app` `arg` with our own Event-UUID."""
-        execution = Execution(channel, app, protocol.new_uuid())
+        """``sendmsg <channel>`` execute `app` `arg` with our own Event-UUID (pass `event_uuid` to
+        know it before the command is written, as for `bgapi`)."""
+        execution = Execution(channel, app, event_uuid or protocol.new_uuid())
         self._executions[execution.event_uuid] = execution
         data = protocol.sendmsg_execute(channel, app, arg, event_uuid=execution.event_uuid)
         try:

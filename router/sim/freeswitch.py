@@ -23,7 +23,7 @@ import logging
 import re
 import time
 import uuid as uuid_mod
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import gevent  # type: ignore[import-untyped]
@@ -206,10 +206,16 @@ class FreeSwitchSim:
         password: str = "ClueCon",
         time_scale: float = 1.0,
         show_channels_lag: float = 0.0,
+        local_streams: Collection[str] = (),
     ) -> None:
         self.password = password
         self.time_scale = time_scale
         self.show_channels_lag = show_channels_lag
+        self.local_streams = frozenset(local_streams)
+        """Names of the ``local_stream://NAME`` sources defined (mod_local_stream); any other
+        stream gives ``FILE NOT FOUND``, as the lab's FreeSWITCH without the module did (d6)."""
+        self.scheduled: dict[int, gevent.Greenlet] = {}
+        self._sched_ids = 0
         self.core_uuid = str(uuid_mod.uuid4())
         self.channels: dict[str, Channel] = {}
         self.endpoints: dict[str, Endpoint] = {}
@@ -272,9 +278,12 @@ class FreeSwitchSim:
         uuid: str | None = None,
         answer: bool = True,
         ack_before_park: bool = True,
+        apps: Sequence[tuple[str, str]] = (),
     ) -> str:
-        """A SIP caller reaches the dialplan, which runs ``set`` for each of `variables`,
-        ``answer`` and ``park``; returns the channel uuid. ``park_timeout`` is honoured.
+        """A SIP caller reaches the dialplan, which runs ``set`` for each of `variables`, then
+        each of `apps` (``(name, arg)``, e.g. ``("sched_transfer", "+20 voicemail XML default")``,
+        ``("set", "fallback=${last_sched_id}")``), ``answer`` and ``park``; returns the channel
+        uuid. ``park_timeout`` is honoured.
 
         The caller's SIP ACK (``sip_to_tag``, ``sip_cseq``) races the dialplan in FreeSWITCH: in
         the d-captures it landed by CHANNEL_PARK, in a1 only at the next application;
@@ -286,6 +295,8 @@ class FreeSwitchSim:
         ch.call_state = "RINGING"
         for name, value in (variables or {}).items():
             self._run_app(ch, "set", f"{name}={value}", str(uuid_mod.uuid4()))
+        for app, arg in apps:
+            self._run_app(ch, app, arg, str(uuid_mod.uuid4()))
         if answer:
             self._run_app(ch, "answer", None, str(uuid_mod.uuid4()))
         self._park(ch, str(uuid_mod.uuid4()))
@@ -503,9 +514,9 @@ class FreeSwitchSim:
         self._exec_start(ch, app, arg, app_uuid)
         if app == "set" and arg and "=" in arg:
             name, _, value = arg.partition("=")
-            ch.set_var(name, value)
-            if name == "park_timeout":
-                ch.set_var(name, value)
+            ch.set_var(name, self._expand(ch, value))
+        elif app == "sched_transfer" and arg:
+            self._sched_transfer(ch, arg)
         elif app == "answer":
             self._answer(ch)
         elif app == "hangup":
@@ -513,6 +524,34 @@ class FreeSwitchSim:
             self._hangup(ch, arg or "NORMAL_CLEARING")
             return
         self._exec_complete(ch, app, arg, app_uuid)
+
+    def _expand(self, ch: Channel, value: str) -> str:
+        """``${name}`` channel-variable expansion, as the dialplan does when an app runs."""
+        return re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: ch.get_var(m.group(1)) or "", value)
+
+    def _sched_transfer(self, ch: Channel, arg: str) -> None:
+        # mod_dptools: "+secs ext [dialplan] [context]"; the task id goes into last_sched_id,
+        # and `sched_del <id>` (or the channel uuid, the task's group) cancels it.
+        when, _, rest = arg.partition(" ")
+        dest = rest.split(" ")[0]
+        try:
+            delay = float(when.lstrip("+"))
+        except ValueError:
+            return
+        self._sched_ids += 1
+        task = self._sched_ids
+        ch.set_var("last_sched_id", str(task))
+
+        def fire() -> None:
+            self._sleep(delay)
+            self.scheduled.pop(task, None)
+            if not ch.gone:
+                self._transfer(ch, dest)
+
+        greenlet = gevent.spawn(fire)
+        greenlet.sched_group = ch.uuid
+        self.scheduled[task] = greenlet
+        ch.timers.append(greenlet)
 
     def _answer(self, ch: Channel) -> None:
         if ch.answer_state == "answered":
@@ -573,14 +612,14 @@ class FreeSwitchSim:
             ch.set_var("total_loops", loops.group(1) if loops else "1")
         self._exec_start(ch, app, arg, app_uuid)
         path = arg.split(" ")[5] if app == "play_and_get_digits" and len(arg.split(" ")) > 5 else arg
-        if path.startswith("local_stream://"):
+        if path.startswith("local_stream://") and path[len("local_stream://") :] not in self.local_streams:
             self._exec_complete(ch, app, arg, app_uuid, "FILE NOT FOUND")
             return
         kind = path.split("://", 1)[0] if "://" in path else "file"
         self.emit("PLAYBACK_START", ch, tail=[("Playback-File-Type", kind), ("Playback-File-Path", path)])
         status, response = "done", "FILE PLAYED"
         try:
-            forever = loops is not None and loops.group(1) == "-1"
+            forever = (loops is not None and loops.group(1) == "-1") or path.startswith("local_stream://")
             self._sleep(3600 if forever else 0.3)
         except _Break:
             status = "break"
@@ -1028,8 +1067,23 @@ class FreeSwitchSim:
                 self._hangup(peer, "NORMAL_CLEARING")
         ch.dest = dest
         ch.set_profile("Caller-Destination-Number", dest)
+        history = ch.variables.get("transfer_history")
+        entry = f"{int(time.time())}:{uuid_mod.uuid4()}:bl_xfer:{dest}/default/XML"
+        ch.set_var("transfer_history", entry if history is None else [*([history] if isinstance(history, str) else history), entry])
         self._run_app(ch, "answer", None, str(uuid_mod.uuid4()))
         self._park(ch, str(uuid_mod.uuid4()))
+
+    def _api_sched_del(self, args: list[str], arg: str) -> str:
+        # mod_commands: a number is a task id, anything else a task group (a channel's uuid)
+        if not args:
+            return "-ERR Invalid syntax\n"
+        if args[0].isdigit():
+            tasks = [int(args[0])] if int(args[0]) in self.scheduled else []
+        else:
+            tasks = [t for t, g in self.scheduled.items() if getattr(g, "sched_group", None) == args[0]]
+        for task in tasks:
+            self.scheduled.pop(task).kill(block=False)
+        return f"+OK Deleted: {len(tasks)}\n"
 
     def _api_uuid_bridge(self, args: list[str], arg: str) -> str:
         if len(args) < 2:

@@ -1,0 +1,146 @@
+"""The `[esl]` and `[calls]` sections: where FreeSWITCH is and how the router handles calls.
+
+Both are optional; every key has a default (see `EslSettings` and `CallSettings`). Values that end
+up inside ESL commands (the agent dial string, the hold music) are checked here, so that a typo is
+a config error at start-up rather than a refused command at the first call.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from router.config.checks import Checker, choices
+from router.config.model import CallSettings, EslSettings
+
+# What may appear in a dial string around {agent}: the characters of router.esl.protocol's
+# endpoint check (no space, comma, brace or quote can reach the originate command).
+_ENDPOINT = re.compile(r"[A-Za-z0-9_./@:+*#=-]+")
+_DIGITS = re.compile(r"[0-9*#]{1,16}")
+
+
+def parse_esl(checker: Checker, value: Any) -> EslSettings:
+    """`[esl]` host, port, password."""
+    if value is None:
+        return EslSettings()
+    tbl = checker.table(value, "esl", ("host", "port", "password"))
+    if tbl is None:
+        return EslSettings()
+    host = checker.string(tbl, "esl", "host", nonempty=True) if "host" in tbl else "127.0.0.1"
+    port = checker.integer(tbl, "esl", "port", default=8021, lo=1, hi=65535)
+    password: str | None = None
+    if "password" in tbl:
+        password = checker.string(tbl, "esl", "password", nonempty=True)
+        if password is not None and any(c.isspace() for c in password):
+            checker.error("esl.password", "must not contain spaces or line breaks")
+            password = None
+        elif password == "ClueCon":
+            checker.warn(
+                "esl.password",
+                "is FreeSWITCH's well-known default; set a password of your own in "
+                "event_socket.conf.xml and here (or in ESL_ROUTER_ESL_PASSWORD)",
+            )
+    return EslSettings(host or "127.0.0.1", port or 8021, password)
+
+
+def parse_calls(checker: Checker, value: Any, queue_names: list[str]) -> CallSettings:
+    """`[calls]`: agent dial string, ring timeout, wrap-up, misses, hold music, IVR map."""
+    if value is None:
+        return CallSettings()
+    allowed = (
+        "agent_endpoint",
+        "ring_timeout",
+        "wrap_up",
+        "miss_delay",
+        "max_misses",
+        "hold_music",
+        "fallback_music",
+        "default_queue",
+        "ivr",
+    )
+    tbl = checker.table(value, "calls", allowed)
+    if tbl is None:
+        return CallSettings()
+    d = CallSettings()
+    endpoint = d.agent_endpoint
+    if "agent_endpoint" in tbl:
+        got = checker.string(tbl, "calls", "agent_endpoint", nonempty=True)
+        if got is not None and "{agent}" not in got:
+            checker.error(
+                "calls.agent_endpoint", 'must contain {agent}, e.g. "user/{agent}" or '
+                '"sofia/internal/{agent}@pbx.example.com"'
+            )
+        elif got is not None and not _ENDPOINT.fullmatch(got.replace("{agent}", "a")):
+            checker.error(
+                "calls.agent_endpoint",
+                f"{got!r} has characters a dial string cannot carry (spaces, commas, braces, "
+                "quotes); use letters, digits and ._/@:+*#=-",
+            )
+        elif got is not None:
+            endpoint = got
+    ring = checker.integer(tbl, "calls", "ring_timeout", default=d.ring_timeout, lo=1, hi=600)
+    wrap_up = _seconds(checker, tbl, "wrap_up", d.wrap_up)
+    miss_delay = _seconds(checker, tbl, "miss_delay", d.miss_delay)
+    max_misses = checker.integer(tbl, "calls", "max_misses", default=d.max_misses, lo=1)
+    music = {
+        name: _media(checker, tbl, name, getattr(d, name))
+        for name in ("hold_music", "fallback_music")
+    }
+    default_queue = None
+    if "default_queue" in tbl:
+        default_queue = checker.string(tbl, "calls", "default_queue", nonempty=True)
+        if default_queue is not None and queue_names and default_queue not in queue_names:
+            checker.error(
+                "calls.default_queue",
+                f"unknown queue {default_queue!r}; {choices(default_queue, queue_names)}",
+            )
+            default_queue = None
+    ivr = _ivr(checker, tbl.get("ivr", {}), queue_names)
+    return CallSettings(
+        agent_endpoint=endpoint,
+        ring_timeout=ring or d.ring_timeout,
+        wrap_up=wrap_up,
+        miss_delay=miss_delay,
+        max_misses=max_misses or d.max_misses,
+        hold_music=music["hold_music"],
+        fallback_music=music["fallback_music"],
+        default_queue=default_queue,
+        ivr=ivr,
+    )
+
+
+def _seconds(checker: Checker, tbl: dict[str, Any], name: str, default: float) -> float:
+    value = checker.number(tbl, "calls", name, default=default)
+    if value is None:
+        return default
+    if value < 0:
+        checker.error(f"calls.{name}", f"must be >= 0 seconds, not {value:g}")
+        return default
+    return value
+
+
+def _media(checker: Checker, tbl: dict[str, Any], name: str, default: str) -> str:
+    if name not in tbl:
+        return default
+    value = checker.string(tbl, "calls", name, nonempty=True)
+    if value is None:
+        return default
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        checker.error(f"calls.{name}", "must not contain spaces or control characters")
+        return default
+    return value
+
+
+def _ivr(checker: Checker, value: Any, queue_names: list[str]) -> dict[str, str]:
+    tbl = checker.table(value, "calls.ivr", None)
+    result: dict[str, str] = {}
+    for digits, queue in (tbl or {}).items():
+        key = f"calls.ivr.{digits}"
+        if not _DIGITS.fullmatch(digits):
+            checker.error(key, "IVR keys are 1 to 16 digits (0-9, * or #)")
+        elif not isinstance(queue, str) or (queue_names and queue not in queue_names):
+            shown = queue if isinstance(queue, str) else str(queue)
+            checker.error(key, f"unknown queue {shown!r}; {choices(shown, queue_names)}")
+        else:
+            result[digits] = queue
+    return result

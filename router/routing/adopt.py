@@ -1,0 +1,239 @@
+"""Reconciling with FreeSWITCH after a (re)connection, and applying a reloaded config.
+
+Parked calls outlive the router's socket (captures d10): after a restart, or a connection that
+dropped and came back, FreeSWITCH still holds callers waiting in park, conversations we bridged,
+and perhaps agent legs we were ringing. Events of the gap are lost, so the router does not try to
+patch up what it remembers; it closes out the calls of the old connection in the core and adopts
+again what FreeSWITCH holds now:
+
+* a caller still parked (``esl_router_queue`` set) is queued again with the enqueue time kept on
+  the channel (``esl_router_enqueued_at``): it keeps its place;
+* a caller bridged to one of our agent legs is a conversation in progress: the agent is on a call
+  until it ends, then wraps up;
+* an agent leg that is neither tracked nor bridged is hung up (its call was re-queued);
+* a call we held that FreeSWITCH no longer has is counted as lost.
+
+``show channels as json`` lags the events by about a second and carries no custom variables
+(captures d9), so each candidate is read with ``uuid_dump <uuid> json``, and the pass is repeated
+once after the lag to catch calls parked during the first one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import gevent  # type: ignore[import-untyped]
+
+from router._core import CoreError
+from router.config import Config
+from router.esl.connection import ESLError
+from router.esl.protocol import Event, EventValue, UnsafeValueError, check_uuid
+from router.routing.classify import classify, header
+from router.routing.directory import Directory, load_directory
+
+if TYPE_CHECKING:
+    from router.routing.lifecycle import CallRouter
+
+__all__ = ["SHOW_CHANNELS_LAG", "adopt", "apply_config", "readopt", "reconcile"]
+
+log = logging.getLogger("router.routing")
+
+SHOW_CHANNELS_LAG = 1.5
+"""Seconds to wait before the second adoption pass (``show channels`` lags events by ~1 s)."""
+
+
+def reconcile(router: CallRouter, connection: int) -> None:
+    """Run on every (re)connection `connection` (1, 2, ...): see the module docstring."""
+    now = router.now()
+    held: dict[str, str] = {}  # agent -> what they were doing for a call of an old connection
+    stale = [c for c in router.calls.values() if c.epoch < connection]
+    for call in stale:
+        router._stop_flow(call)
+        router._forget(call)
+        if call.agent is not None:
+            held[call.agent] = call.state
+        if call.in_core:
+            try:
+                router.core.remove_call(call.uuid, now)
+            except CoreError:
+                pass
+    if stale:
+        log.info("reconnected: re-adopting %d call(s) from FreeSWITCH", len(stale))
+    try:
+        found, talking = adopt(router)
+    except (ESLError, TimeoutError) as exc:
+        log.error("reconciliation with FreeSWITCH failed: %s; retrying", exc)
+        found, talking = set(), set()
+    router.stats.lost += sum(1 for c in stale if c.uuid not in found)
+    if not router.ready.is_set():
+        # First connection: log every agent in who is not in a conversation we just adopted.
+        for agent in list(router.phones):
+            if agent not in talking:
+                router._agent_ready(agent)
+        router.ready.set()
+    else:
+        for agent, was in held.items():
+            if agent in talking or agent not in router.phones:
+                continue
+            if was == "talking":
+                router._agent_after(agent, "wrap_up", router.settings.wrap_up)
+            else:
+                router._agent_ready(agent)
+    gevent.sleep(SHOW_CHANNELS_LAG)
+    if router.conn.connects == connection and router.conn.connected:
+        try:
+            adopt(router)
+        except (ESLError, TimeoutError) as exc:
+            log.warning("second reconciliation pass failed: %s", exc)
+
+
+def adopt(router: CallRouter) -> tuple[set[str], set[str]]:
+    """Adopt what FreeSWITCH holds; returns (callers seen, agents found in a conversation)."""
+    reply = router.conn.api("show", "channels", "as", "json")
+    rows: list[dict[str, Any]] = json.loads(reply.body).get("rows", []) if reply.ok else []
+    seen: set[str] = set()
+    talking: set[str] = set()
+    for row in rows:
+        uid = str(row.get("uuid", ""))
+        if row.get("direction") == "inbound":
+            seen.add(uid)
+        if uid in router.calls or uid in router.legs:
+            continue
+        dump = _dump(router, uid)
+        if dump is None or not header(dump, "variable_esl_router_queue"):
+            continue
+        app = row.get("application")
+        if row.get("direction") == "inbound" and app == "uuid_bridge":
+            agent = _adopt_talking(router, uid, str(row.get("application_data", "")), dump)
+            if agent is not None:
+                talking.add(agent)
+        elif row.get("direction") == "inbound":
+            if app == "park" or header(dump, "variable_esl_router_enqueued_at"):
+                call = router.take(dump, uid, adopted=True)
+                if call is not None:
+                    log.info("adopted waiting call %s (queue %s)", uid, call.info.queue)
+                    _check_alive(router, uid)
+        elif header(dump, "variable_esl_router_agent") and app != "uuid_bridge":
+            log.info("hanging up agent leg %s: no call waits for it any more", uid)
+            router._kill_leg(uid)
+    return seen, talking
+
+
+def readopt(router: CallRouter, uuid: str) -> None:
+    """Take one caller afresh (after its flow failed), if FreeSWITCH still has it parked."""
+    gevent.sleep(0.5)
+    dump = _dump(router, uuid)
+    if dump is not None and header(dump, "variable_esl_router_queue") and uuid not in router.calls:
+        if router.take(dump, uuid, adopted=True) is not None:
+            _check_alive(router, uuid)
+
+
+def _dump(router: CallRouter, uuid: str) -> dict[str, EventValue] | None:
+    try:
+        check_uuid(uuid)
+        reply = router.conn.api("uuid_dump", uuid, "json")
+    except UnsafeValueError:
+        return None
+    if not reply.ok:
+        return None
+    try:
+        data = json.loads(reply.body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _check_alive(router: CallRouter, uuid: str) -> None:
+    """A channel may hang up between the listing and our adoption, and that HANGUP came before
+    we tracked it: if it is gone now, tell its flow as if the event had come."""
+    if router.conn.api("uuid_exists", uuid).body.strip() != "true":
+        call = router.calls.get(uuid) or router.legs.get(uuid)
+        if call is not None:
+            call.inbox.put(_hangup(uuid))
+
+
+def _hangup(uuid: str) -> Event:
+    return Event({"Event-Name": "CHANNEL_HANGUP", "Unique-ID": uuid}, None, "synthetic")
+
+
+def _adopt_talking(
+    router: CallRouter, caller: str, leg: str, dump: dict[str, EventValue]
+) -> str | None:
+    from router.routing.lifecycle import Call
+
+    leg_dump = _dump(router, leg)
+    agent = header(leg_dump, "variable_esl_router_agent") if leg_dump else ""
+    if agent not in router.phones:
+        return None
+    now = router.now()
+    info = classify(dump, router.config, router.directory)
+    call = Call(
+        caller,
+        info,
+        info.enqueued_at if info.enqueued_at is not None else now,
+        router.conn.connects,
+        state="talking",
+        agent=agent,
+        leg=leg,
+        in_core=False,
+        bridged_at=now,
+    )
+    router.calls[caller] = call
+    router.legs[leg] = call
+    router.core.set_agent_state(agent, "on_call", now)
+    router.stats.adopted += 1
+    log.info("adopted conversation %s with agent %s", caller, agent)
+    call.flow = gevent.spawn(router._adopted_talk, call)
+    for uid in (caller, leg):
+        _check_alive(router, uid)
+    return agent
+
+
+def apply_config(router: CallRouter, config: Config, directory: Directory | None) -> None:
+    """A reloaded config (SIGHUP): the new policy applies to calls already waiting; new agents
+    are logged in, changed agents updated, removed agents retired once they are free."""
+    from router.routing.lifecycle import check_names
+
+    check_names(config)
+    directory = directory if directory is not None else load_directory(config)
+    now = router.now()
+    router.core.set_policy(config.policy(), now)  # all or nothing; raises PolicyError
+    wanted = {a.id: a for a in config.agents}
+    added = []
+    for agent in config.agents:
+        if agent.id in router.phones:
+            router.core.update_agent(
+                agent.id, centre=agent.centre, skills=dict(agent.skills), max_calls=agent.max_calls
+            )
+            router._retired.discard(agent.id)
+        else:
+            router.core.add_agent(agent.id, agent.centre, dict(agent.skills), max_calls=agent.max_calls)
+            added.append(agent.id)
+    router.config, router.settings, router.directory = config, config.calls, directory
+    router._music = config.calls.hold_music
+    for agent_id in added:
+        router.phones[agent_id] = router._phone(agent_id)
+    for phone in router.phones.values():
+        phone.endpoint = config.calls.agent_endpoint
+    for agent_id in [a for a in router.phones if a not in wanted]:
+        if router.core.agent_info(agent_id)["state"] in ("reserved", "ringing", "on_call"):
+            router._retired.add(agent_id)  # removed when this call ends
+        else:
+            router._cancel_timer(router.phones[agent_id])
+            router._retire(agent_id)
+    for agent_id in added:
+        router._agent_ready(agent_id)
+    trigger = time.perf_counter()
+    for call_id, agent_id in router.core.match_all(now):
+        router._assign(call_id, agent_id, trigger)
+    router._kick.set()
+    log.info(
+        "config %s applied: %d queue(s), %d agent(s) (%d new)",
+        config.path,
+        len(config.queues),
+        len(config.agents),
+        len(added),
+    )

@@ -1,0 +1,733 @@
+"""The call lifecycle for one centre: park -> classify -> queue -> ring -> bridge -> wrap-up.
+
+`CallRouter` connects to FreeSWITCH as an inbound ESL client and takes every call the dialplan
+parks with ``esl_router_queue`` set. Each call then runs as one greenlet that reads top to bottom
+(`CallRouter._flow`):
+
+    take the call     classify, enqueue in the core (keeping an earlier enqueue time if the
+                      channel carries one), ask the core for an agent at once; then, beside the
+                      flow, cancel the dialplan's voicemail fallback, note the enqueue time on the
+                      channel and start the hold music
+    wait for an agent the core assigns one: now, when an agent becomes free (`dispatch_agent`),
+                      or when a relaxation step lets a busy queue overflow (`match_all`)
+    ring              ``bgapi originate {origination_uuid=...,originate_timeout=N}<phone> &park()``;
+                      the caller keeps hearing music. The outcome is correlated by the leg's uuid
+                      and the job's uuid, never by order: the leg parks (answered), or the job
+                      says ``-ERR <cause>`` or the leg hangs up (missed: back to the queue with
+                      the same place, the agent pauses, and goes on break after N misses in a row)
+    bridge            ``uuid_break`` the music, ``uuid_bridge`` caller and agent
+    talk              until either side hangs up; `finish` in the core, wrap-up, then the agent is
+                      available and takes the best waiting call
+
+and, at any point before the bridge, the caller may hang up: the call leaves the core (abandon,
+recorded with its wait) and an agent leg still ringing is killed by us, because FreeSWITCH does not
+cancel it (captures d5).
+
+Everything a flow waits for arrives in its inbox: the caller's events, its agent leg's events, its
+job's result, and a wake-up when the core assigns an agent. Events of one channel stay in order,
+events of different channels may not (FreeSWITCH does not order them causally either), so every
+wait accepts its events in any order.
+
+Reconnection: parked calls outlive us. Whenever the connection is (re)made, calls of the previous
+connection are closed in the core and everything FreeSWITCH still holds is adopted again
+(`router.routing.adopt`): waiting callers with their original enqueue time (so with their place),
+bridged calls as conversations in progress; agent legs nobody tracks any more are killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent  # type: ignore[import-untyped]
+import gevent.event  # type: ignore[import-untyped]
+import gevent.queue  # type: ignore[import-untyped]
+
+from router._core import Core, CoreError
+from router.clock import Clock, SystemClock
+from router.config import Config, ConfigError
+from router.esl import protocol
+from router.esl.connection import ConnectionLost, ESLConnection, ESLError, NotConnected
+from router.esl.protocol import ApiResponse, Event, EventValue, UnsafeValueError
+from router.routing.classify import Classification, classify
+from router.routing.directory import Directory, load_directory
+from router.routing.stats import Stats
+
+__all__ = ["EVENTS", "FILTERS", "Call", "CallRouter", "Listener"]
+
+log = logging.getLogger("router.routing")
+
+EVENTS = (
+    "CHANNEL_PARK",
+    "CHANNEL_HANGUP",
+    "CHANNEL_EXECUTE_COMPLETE",
+    "BACKGROUND_JOB",
+)
+"""The events the router subscribes to: all it needs, nothing more (every event costs a parse)."""
+
+FILTERS = (("variable_esl_router_queue", "/.+/"), ("Event-Name", "BACKGROUND_JOB"))
+"""Only events of our calls and agent legs (both carry ``esl_router_queue``), plus job results,
+which carry no variables (captures d1: a variable filter alone would drop them)."""
+
+UNREGISTERED = frozenset({"USER_NOT_REGISTERED", "SUBSCRIBER_ABSENT"})
+"""Causes that mean the agent has no phone at all: break at once rather than after N misses."""
+
+Listener = Callable[[str, dict[str, Any]], None]
+"""Called with (kind, details) for every step of every call, e.g. ("bridged", {...})."""
+
+
+def check_names(config: Config) -> None:
+    """Queue names and agent ids travel in channel variables of the originate command: they must
+    be plain tokens (letters, digits, ``_.-``). Raises ConfigError naming the offender."""
+    problems = []
+    for i, q in enumerate(config.queues):
+        if not _NAME.fullmatch(q.name):
+            problems.append((f"queues[{i}].name", f"{q.name!r}: use letters, digits, _ . - only"))
+    for a in config.agents:
+        if not _NAME.fullmatch(a.id):
+            problems.append((a.origin or a.id, f"agent id {a.id!r}: use letters, digits, _ . - only"))
+    if problems:
+        raise ConfigError(config.path, problems)
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+class _Stop(Exception):
+    """The flow must end now without touching the core or FreeSWITCH (reset, drain)."""
+
+
+class _CallerGone(Exception):
+    """The caller hung up before an agent answered."""
+
+
+_WAKE = "wake"  # inbox message: the core assigned an agent to the call
+_STOP = "stop"  # inbox message: end the flow (see _Stop)
+
+
+@dataclass(eq=False)
+class Call:
+    """One caller, from the park to the end of the conversation."""
+
+    uuid: str
+    info: Classification
+    enqueued_at: float
+    epoch: int
+    """The connection number it was taken on (calls of older connections are adopted afresh)."""
+    inbox: gevent.queue.Queue = field(default_factory=gevent.queue.Queue, repr=False)
+    state: str = "new"  # new, waiting, ringing, talking, done
+    agent: str | None = None
+    leg: str | None = None
+    job: str | None = None
+    music: str | None = None
+    music_path: str | None = None
+    in_core: bool = True
+    """False for a conversation adopted after a restart (the core never queued it)."""
+    bridged_at: float | None = None
+    trigger: float | None = None
+    """perf_counter() of the event that made the current match possible (dispatch latency)."""
+    stale: bool = False
+    flow: gevent.Greenlet | None = field(default=None, repr=False)
+    side: gevent.Greenlet | None = field(default=None, repr=False)
+
+
+@dataclass(eq=False)
+class _Phone:
+    """The router's side of an agent: how to ring them, misses in a row, a pending timer."""
+
+    agent: str
+    endpoint: str
+    misses: int = 0
+    timer: gevent.Greenlet | None = None
+
+
+class CallRouter:
+    """Routes the calls of one centre over one FreeSWITCH event socket; see the module docstring.
+
+    `start()` connects (and keeps reconnecting), `drain()` stops taking calls and leaves parked
+    callers parked for a successor, `reload(config)` applies a new config to calls already waiting.
+    Every configured agent is logged in (available) once the first connection is made; `agent_*`
+    methods change an agent's state (the agent console will call them).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        password: str,
+        host: str | None = None,
+        port: int | None = None,
+        clock: Clock | None = None,
+        directory: Directory | None = None,
+        core: Core | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = config.calls
+        self.clock: Clock = clock or SystemClock()
+        self.directory = directory if directory is not None else load_directory(config)
+        self.core = core or config.build_core()
+        self.stats = Stats()
+        self.listeners: list[Listener] = []
+        self.calls: dict[str, Call] = {}
+        self.legs: dict[str, Call] = {}
+        self.jobs: dict[str, Call] = {}
+        check_names(config)
+        self.phones = {a.id: self._phone(a.id) for a in config.agents}
+        self.draining = False
+        self.ready = gevent.event.Event()
+        """Set once the first connection is made, existing calls adopted and agents logged in."""
+        self._last_now = 0.0
+        self._music = self.settings.hold_music
+        self._kick = gevent.event.Event()
+        self._relaxer: gevent.Greenlet | None = None
+        self._retired: set[str] = set()
+        self.conn = ESLConnection(
+            host or config.esl.host,
+            port or config.esl.port,
+            password,
+            events=EVENTS,
+            filters=FILTERS,
+            on_connect=self._on_connect,
+            name=f"FreeSWITCH {host or config.esl.host}:{port or config.esl.port}",
+        )
+        self.conn.on("CHANNEL_PARK", self._on_park)
+        self.conn.on("CHANNEL_HANGUP", self._route)
+        self.conn.on("CHANNEL_EXECUTE_COMPLETE", self._route)
+        self.conn.on("BACKGROUND_JOB", self._route_job)
+
+    # --- running ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect to FreeSWITCH (retrying until it answers) and start routing."""
+        self.conn.start()
+        if self._relaxer is None:
+            self._relaxer = gevent.spawn(self._relaxation_loop)
+
+    def stop(self) -> None:
+        """Disconnect at once. Calls stay on FreeSWITCH as they are (parked or bridged)."""
+        if self._relaxer is not None:
+            self._relaxer.kill(block=False)
+            self._relaxer = None
+        for call in list(self.calls.values()):
+            self._stop_flow(call)
+        self.conn.stop(timeout=1.0)
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Stop taking calls, let agents that are ringing answer (up to `timeout` s), then stop.
+
+        Waiting callers stay parked with their hold music and their enqueue time on the channel;
+        a successor router adopts them with their place. Bridged calls go on without us.
+        """
+        self.draining = True
+        log.info("draining: taking no new calls; %d call(s) in hand", len(self.calls))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(c.state == "ringing" for c in self.calls.values()):
+            gevent.sleep(0.05)
+        for call in list(self.calls.values()):
+            if call.state == "ringing" and call.leg is not None:
+                self._kill_leg(call.leg)
+        self.stop()
+
+    def now(self) -> float:
+        """The clock's time, never going backwards (the core refuses time that does)."""
+        t = self.clock.now()
+        if t < self._last_now:
+            t = self._last_now
+        self._last_now = t
+        return t
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until connected, adopted and agents logged in (True), or `timeout` (False)."""
+        return bool(self.ready.wait(timeout))
+
+    def _emit(self, kind: str, **details: Any) -> None:
+        for listener in self.listeners:
+            try:
+                listener(kind, details)
+            except Exception:
+                log.exception("listener failed on %s", kind)
+
+    # --- events in ------------------------------------------------------------------------------
+
+    def _on_park(self, ev: Event) -> None:
+        t0 = time.perf_counter()
+        uid = ev.unique_id or ""
+        owner = self.calls.get(uid) or self.legs.get(uid)
+        if owner is not None:
+            owner.inbox.put(ev)
+            return
+        if ev.get("Call-Direction") == "outbound":
+            if ev.get("variable_esl_router_agent"):
+                # an agent leg nobody waits for any more (answered just as we gave up on it)
+                log.info("agent leg %s parked with no call waiting for it: hanging it up", uid)
+                gevent.spawn(self._kill_leg, uid)
+            return
+        if self.draining or not ev.get("variable_esl_router_queue"):
+            return
+        self.take(ev.headers, uid, trigger=t0)
+
+    def _route(self, ev: Event) -> None:
+        uid = ev.unique_id or ""
+        owner = self.calls.get(uid) or self.legs.get(uid)
+        if owner is not None:
+            owner.inbox.put(ev)
+
+    def _route_job(self, ev: Event) -> None:
+        owner = self.jobs.get(ev.get("Job-UUID"))
+        if owner is not None:
+            owner.inbox.put(ev)
+
+    def take(
+        self,
+        headers: Mapping[str, EventValue],
+        uuid: str,
+        *,
+        trigger: float | None = None,
+        adopted: bool = False,
+    ) -> Call | None:
+        """Take a parked caller (from its CHANNEL_PARK headers or its ``uuid_dump``)."""
+        try:
+            protocol.check_uuid(uuid)
+        except UnsafeValueError:
+            log.warning("ignoring a channel with an unusable uuid %r", uuid[:60])
+            return None
+        if uuid in self.calls:
+            return None
+        info = classify(headers, self.config, self.directory)
+        now = self.now()
+        enqueued_at = now if info.enqueued_at is None else min(info.enqueued_at, now)
+        call = Call(uuid, info, enqueued_at, self.conn.connects, trigger=trigger)
+        self.calls[uuid] = call
+        if adopted:
+            self.stats.adopted += 1
+        else:
+            self.stats.offered += 1
+        for note in info.notes:
+            log.info("call %s: %s", uuid, note)
+        call.flow = gevent.spawn(self._flow, call)
+        return call
+
+    # --- one call, top to bottom ----------------------------------------------------------------
+
+    def _flow(self, call: Call) -> None:
+        try:
+            self._enqueue(call)
+            while True:
+                agent = self._wait_for_agent(call)
+                if self._ring(call, agent):
+                    break
+            self._talk(call)
+        except _CallerGone:
+            self._caller_gone(call)
+        except _Stop:
+            return  # the call stays registered: a reset or a successor takes it from here
+        except Exception:
+            log.exception("call %s: flow failed; taking the call afresh", call.uuid)
+            self._drop(call)
+            from router.routing.adopt import readopt
+
+            gevent.spawn(readopt, self, call.uuid)
+            return
+        self._forget(call)
+
+    def _adopted_talk(self, call: Call) -> None:
+        """The flow of a conversation found in progress (re-adoption): its end, then wrap-up."""
+        try:
+            self._talk(call)
+        except _Stop:
+            return
+        self._forget(call)
+
+    def _drop(self, call: Call) -> None:
+        """Forget a call whose flow failed: out of the core and the maps; its agent freed."""
+        call.stale = True
+        if call.leg is not None:
+            gevent.spawn(self._kill_leg, call.leg)
+        self._forget(call)
+        if call.in_core:
+            try:
+                self.core.remove_call(call.uuid, self.now())
+            except CoreError:
+                pass
+        if call.agent is not None and call.agent in self.phones:
+            self._agent_ready(call.agent)
+
+    def _enqueue(self, call: Call) -> None:
+        info = call.info
+        now = self.now()
+        self.core.enqueue(
+            call.uuid,
+            info.queue,
+            info.cls,
+            info.home,
+            now,
+            preferred=list(info.preferred),
+            preferred_agent=info.preferred_agent,
+            enqueued_at=call.enqueued_at,
+        )
+        call.state = "waiting"
+        agent = None if self.draining else self.core.dispatch_call(call.uuid, now)
+        if agent is not None:
+            call.agent = agent
+        else:
+            position, ewt = self.core.call_position(call.uuid, now)
+            self._emit("queued", call=call, position=position, ewt=ewt)
+        self._kick.set()
+        # Beside the flow, so that a ring decided just now goes out first.
+        call.side = gevent.spawn(self._settle, call)
+
+    def _settle(self, call: Call) -> None:
+        """Cancel the dialplan's voicemail fallback, note the enqueue time, start hold music."""
+        try:
+            if call.info.fallback_task is not None:
+                self.conn.api("sched_del", call.info.fallback_task)
+            if call.info.enqueued_at is None:
+                self.conn.api("uuid_setvar", call.uuid, "esl_router_enqueued_at", f"{call.enqueued_at:.3f}")
+            self._start_music(call)
+        except (ESLError, TimeoutError) as exc:
+            log.warning("call %s: setting up the wait failed: %s", call.uuid, exc)
+
+    def _start_music(self, call: Call) -> None:
+        music = protocol.new_uuid()
+        call.music, call.music_path = music, self._music
+        self.conn.execute(call.uuid, "playback", self._music, event_uuid=music)
+
+    def _wait_for_agent(self, call: Call) -> str:
+        while call.agent is None:
+            self._next(call)
+        return call.agent
+
+    def _ring(self, call: Call, agent: str) -> bool:
+        """Ring `agent` for `call`; True once bridged, False when the agent did not take it."""
+        phone = self.phones[agent]
+        leg, job = protocol.new_uuid(), protocol.new_uuid()
+        variables = {
+            "origination_uuid": leg,
+            "originate_timeout": str(self.settings.ring_timeout),
+            "esl_router_queue": call.info.queue,
+            "esl_router_caller_uuid": call.uuid,
+            "esl_router_agent": agent,
+        }
+        if call.info.caller is not None:
+            variables["origination_caller_id_number"] = call.info.caller
+        try:
+            dial = protocol.dial_string(phone.endpoint.replace("{agent}", agent), variables)
+        except UnsafeValueError as exc:
+            log.error("agent %s cannot be dialled: %s", agent, exc)
+            return self._missed(call, agent, "BAD_ENDPOINT", penalty=False, brk=f"cannot dial: {exc}")
+        call.state, call.leg, call.job = "ringing", leg, job
+        self.legs[leg], self.jobs[job] = call, call
+        self.core.set_agent_state(agent, "ringing", self.now())
+        if call.trigger is not None:
+            self.stats.dispatch_latency.append(time.perf_counter() - call.trigger)
+            call.trigger = None
+        try:
+            self._esl(call, self.conn.bgapi, "originate", dial, "&park()", job_uuid=job)
+        except ESLError as exc:  # refused outright (not a ring outcome): pause the agent
+            log.error("call %s: originate to %s refused: %s", call.uuid, agent, exc)
+            return self._missed(call, agent, "ORIGINATE_REFUSED")
+        self._emit("ringing", call=call, agent=agent)
+        # FreeSWITCH ends the ring itself after originate_timeout; this guard only covers a
+        # result that never comes (a lost event), with room for SIP timers (captures d4).
+        deadline = time.monotonic() + self.settings.ring_timeout + 10.0
+        while True:
+            msg = self._next(call, timeout=max(0.0, deadline - time.monotonic()))
+            if msg is None:
+                log.warning("call %s: no outcome for agent %s's leg; hanging it up", call.uuid, agent)
+                self._kill_leg(leg)
+                return self._missed(call, agent, "NO_ANSWER")
+            if not isinstance(msg, Event):
+                continue
+            if msg.name == "BACKGROUND_JOB" and msg.get("Job-UUID") == job:
+                result = msg.body or ""
+                if result.startswith("-"):  # "-ERR NO_ANSWER\n", "-ERR USER_BUSY\n", ...
+                    return self._missed(call, agent, result[4:].strip() or "UNKNOWN")
+            elif msg.unique_id == leg and msg.name == "CHANNEL_PARK":
+                return self._bridge(call, agent)
+            elif msg.unique_id == leg and msg.name == "CHANNEL_HANGUP":
+                return self._missed(call, agent, msg.get("Hangup-Cause") or "UNKNOWN")
+
+    def _bridge(self, call: Call, agent: str) -> bool:
+        assert call.leg is not None
+        if call.side is not None:
+            call.side.join(timeout=5.0)  # the music is queued before we break it
+        self._esl(call, self.conn.api, "uuid_break", call.uuid, "all")
+        reply: ApiResponse = self._esl(call, self.conn.api, "uuid_bridge", call.uuid, call.leg)
+        if not reply.ok:
+            log.info("call %s: uuid_bridge failed: %s", call.uuid, reply.body.strip())
+            self._kill_leg(call.leg)
+            exists: ApiResponse = self._esl(call, self.conn.api, "uuid_exists", call.uuid)
+            if exists.body.strip() != "true":
+                raise _CallerGone
+            return self._missed(call, agent, "BRIDGE_FAILED", penalty=False)
+        now = self.now()
+        call.state, call.bridged_at = "talking", now
+        self.core.set_agent_state(agent, "on_call", now)
+        self.phones[agent].misses = 0
+        self.stats.answered += 1
+        self.stats.answer_waits.append(now - call.enqueued_at)
+        self._emit("bridged", call=call, agent=agent, wait=now - call.enqueued_at)
+        return True
+
+    def _talk(self, call: Call) -> None:
+        """Until either side hangs up (FreeSWITCH then hangs up the other: one bridge ends both)."""
+        while True:
+            msg = self._next(call, caller_gone_raises=False)
+            if isinstance(msg, Event) and msg.name == "CHANNEL_HANGUP":
+                if msg.unique_id in (call.uuid, call.leg):
+                    break
+        now = self.now()
+        agent = call.agent
+        talk = now - (call.bridged_at or now)
+        call.state = "done"
+        if call.in_core:
+            self.core.finish(call.uuid, now, talk)
+        self.stats.finished += 1
+        self._emit("finished", call=call, agent=agent, talk=talk)
+        if agent is not None:
+            self._agent_after(agent, "wrap_up", self.settings.wrap_up)
+
+    def _caller_gone(self, call: Call) -> None:
+        now = self.now()
+        agent, leg, ringing = call.agent, call.leg, call.state == "ringing"
+        call.state = "done"
+        if leg is not None:
+            gevent.spawn(self._kill_leg, leg)  # FreeSWITCH does not cancel our originate (d5)
+        try:
+            self.core.remove_call(call.uuid, now)
+        except CoreError:
+            pass
+        wait = now - call.enqueued_at
+        self.stats.abandoned += 1
+        self.stats.abandon_waits.append(wait)
+        self._emit("abandoned", call=call, wait=wait, ringing=ringing)
+        log.info("call %s: caller hung up after %.1fs%s", call.uuid, wait, " while ringing" if ringing else "")
+        if agent is not None:
+            self._agent_ready(agent)
+
+    def _missed(
+        self, call: Call, agent: str, cause: str, *, penalty: bool = True, brk: str | None = None
+    ) -> bool:
+        """The agent did not take the call: back to the queue with its place; the agent pauses."""
+        trigger = time.perf_counter()
+        self._forget_leg(call)
+        now = self.now()
+        self.core.requeue(call.uuid, now)
+        call.agent, call.state = None, "waiting"
+        self.stats.requeued += 1
+        self.stats.misses[cause] += 1
+        self._emit("missed", call=call, agent=agent, cause=cause)
+        if brk is not None:
+            self.agent_break(agent, brk)
+        elif not penalty:
+            self._agent_ready(agent)
+        elif cause in UNREGISTERED:
+            self.agent_break(agent, f"phone not registered ({cause})")
+        else:
+            phone = self.phones[agent]
+            phone.misses += 1
+            if phone.misses >= self.settings.max_misses:
+                self.agent_break(agent, f"missed {phone.misses} calls in a row (last: {cause})")
+            else:
+                self._agent_after(agent, "wrap_up", self.settings.miss_delay)
+        if not self.draining and call.agent is None:
+            other = self.core.dispatch_call(call.uuid, now)
+            if other is not None:
+                call.agent, call.trigger = other, trigger
+        self._kick.set()
+        return False
+
+    # --- waiting: the inbox and the socket ------------------------------------------------------
+
+    def _next(
+        self, call: Call, timeout: float | None = None, *, caller_gone_raises: bool = True
+    ) -> Event | str | None:
+        """The next inbox message (None on timeout). Handles what any step would: a stop, the
+        caller hanging up (raises `_CallerGone` unless told not to), a missing hold-music source."""
+        try:
+            msg: Event | str = call.inbox.get(timeout=timeout)
+        except gevent.queue.Empty:
+            return None
+        if (isinstance(msg, str) and msg == _STOP) or call.stale:
+            raise _Stop
+        if not isinstance(msg, Event):
+            return msg
+        if msg.unique_id == call.uuid:
+            if msg.name == "CHANNEL_HANGUP" and caller_gone_raises:
+                raise _CallerGone
+            if msg.name == "CHANNEL_EXECUTE_COMPLETE" and msg.get("Application-UUID") == call.music:
+                self._music_ended(call, msg.get("Application-Response"))
+        return msg
+
+    def _music_ended(self, call: Call, response: str) -> None:
+        if response != "FILE NOT FOUND" or call.state not in ("waiting", "ringing"):
+            return
+        if call.music_path == self.settings.fallback_music:
+            return  # the fallback itself is missing: silence rather than a loop
+        if self._music != self.settings.fallback_music:
+            log.warning(
+                "hold music %s is not available on FreeSWITCH (FILE NOT FOUND): playing %s "
+                "instead; define it (freeswitch_conf/autoload_configs/local_stream.conf.xml)",
+                self._music,
+                self.settings.fallback_music,
+            )
+            self._music = self.settings.fallback_music
+        call.side = gevent.spawn(self._safe, self._start_music, call)
+
+    def _esl(self, call: Call, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run an ESL command for a call; a lost connection ends the flow (the reset that follows
+        the reconnection adopts the call again)."""
+        try:
+            result = method(*args, **kwargs)
+        except (NotConnected, ConnectionLost, TimeoutError) as exc:
+            log.warning("call %s: %s; it will be adopted again on reconnection", call.uuid, exc)
+            raise _Stop from None
+        if call.stale:
+            raise _Stop
+        return result
+
+    def _safe(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            fn(*args)
+        except (ESLError, TimeoutError) as exc:
+            log.warning("%s failed: %s", getattr(fn, "__name__", fn), exc)
+
+    def _kill_leg(self, leg: str) -> None:
+        try:
+            self.conn.api("uuid_kill", leg)
+        except (ESLError, TimeoutError) as exc:
+            log.warning("could not hang up agent leg %s: %s", leg, exc)
+
+    def _forget_leg(self, call: Call) -> None:
+        if call.leg is not None:
+            self.legs.pop(call.leg, None)
+        if call.job is not None:
+            self.jobs.pop(call.job, None)
+        call.leg = call.job = None
+
+    def _forget(self, call: Call) -> None:
+        self._forget_leg(call)
+        if self.calls.get(call.uuid) is call:
+            del self.calls[call.uuid]
+
+    def _stop_flow(self, call: Call) -> None:
+        call.stale = True
+        call.inbox.put(_STOP)
+
+    # --- agents ---------------------------------------------------------------------------------
+
+    def _phone(self, agent: str) -> _Phone:
+        return _Phone(agent, self.settings.agent_endpoint)
+
+    def _assign(self, call_id: str, agent: str, trigger: float) -> None:
+        """The core gave `agent` the waiting call `call_id`: wake its flow."""
+        call = self.calls.get(call_id)
+        if call is None:  # cannot happen: every call in the core has a flow
+            log.error("the core assigned unknown call %s to %s; dropping it", call_id, agent)
+            self.core.remove_call(call_id, self.now())
+            return
+        call.agent, call.trigger = agent, trigger
+        call.inbox.put(_WAKE)
+
+    def _cancel_timer(self, phone: _Phone) -> None:
+        if phone.timer is not None:
+            phone.timer.kill(block=False)
+            phone.timer = None
+
+    def _agent_ready(self, agent: str) -> None:
+        """The agent is available: offer them the best waiting call at once."""
+        trigger = time.perf_counter()
+        phone = self.phones.get(agent)
+        if phone is None:
+            return
+        self._cancel_timer(phone)
+        now = self.now()
+        if agent in self._retired:
+            self._retire(agent)
+            return
+        self.core.set_agent_state(agent, "available", now)
+        self._emit("agent", agent=agent, state="available", reason=None)
+        if self.draining:
+            return
+        call_id = self.core.dispatch_agent(agent, now)
+        if call_id is not None:
+            self._assign(call_id, agent, trigger)
+
+    def _agent_after(self, agent: str, state: str, seconds: float) -> None:
+        """`state` (wrap-up, or the pause after a miss) for `seconds`, then available."""
+        phone = self.phones[agent]
+        self._cancel_timer(phone)
+        self.core.set_agent_state(agent, state, self.now())
+        self._emit("agent", agent=agent, state=state, reason=None)
+        phone.timer = gevent.spawn_later(seconds, self._agent_ready, agent)
+
+    def agent_ready(self, agent: str) -> None:
+        """Make an agent available (back from break, logged in); refused while on a call."""
+        state = self.core.agent_info(agent)["state"]
+        if state in ("reserved", "ringing", "on_call"):
+            raise ValueError(f"agent {agent} is {state}")
+        self.phones[agent].misses = 0
+        self._agent_ready(agent)
+
+    def agent_break(self, agent: str, reason: str) -> None:
+        """Put an agent on break with a reason (they are offered no calls until ready again)."""
+        phone = self.phones[agent]
+        self._cancel_timer(phone)
+        self.core.set_agent_state(agent, "break", self.now(), reason)
+        log.info("agent %s on break: %s", agent, reason)
+        self._emit("agent", agent=agent, state="break", reason=reason)
+
+    def agent_logout(self, agent: str) -> None:
+        """Log an agent out (refused while on a call)."""
+        state = self.core.agent_info(agent)["state"]
+        if state in ("reserved", "ringing", "on_call"):
+            raise ValueError(f"agent {agent} is {state}")
+        self._cancel_timer(self.phones[agent])
+        self.core.set_agent_state(agent, "logged_out", self.now())
+        self._emit("agent", agent=agent, state="logged_out", reason=None)
+
+    def _retire(self, agent: str) -> None:
+        self._retired.discard(agent)
+        self.phones.pop(agent, None)
+        try:
+            self.core.remove_agent(agent)
+        except CoreError as exc:
+            log.warning("could not remove agent %s: %s", agent, exc)
+
+    # --- time-driven relaxation -----------------------------------------------------------------
+
+    def _relaxation_loop(self) -> None:
+        """Run `match_all` whenever a waiting call reaches its next relaxation step."""
+        while True:
+            self._kick.clear()
+            due = self.core.next_relaxation()
+            delay = None if due is None else max(0.0, due - self.now()) + 0.001
+            self._kick.wait(delay)
+            if due is None or self.draining or self.now() < due:
+                continue
+            trigger = time.perf_counter()
+            try:
+                pairs = self.core.match_all(self.now())
+            except CoreError:
+                log.exception("match_all failed")
+                continue
+            for call_id, agent in pairs:
+                self._assign(call_id, agent, trigger)
+
+    # --- reconnection and config reload (see router.routing.adopt) ------------------------------
+
+    def _on_connect(self, conn: ESLConnection) -> None:
+        from router.routing.adopt import reconcile
+
+        reconcile(self, conn.connects)
+
+    def reload(self, config: Config, directory: Directory | None = None) -> None:
+        """Apply a new config to the running router (SIGHUP); raises ConfigError/CoreError and
+        changes nothing if the new config cannot be applied."""
+        from router.routing.adopt import apply_config
+
+        apply_config(self, config, directory)
