@@ -111,3 +111,122 @@ def test_show_channels_json_shape_unchanged() -> None:
         wait_until(lambda: env.sim.channels[caller].get_var("esl_router_enqueued_at"))
         rows = json.loads(env.router.conn.api("show", "channels", "as", "json").body)["rows"]
         assert [(r["uuid"], r["direction"]) for r in rows] == [(caller, "inbound")]
+
+
+# --- the agent does not take the call -------------------------------------------------------------
+
+TWO_AGENTS = agents_toml(("a1", "sales = 5"), ("a2", "sales = 5"))
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "cause"),
+    [("no_answer", "NO_ANSWER"), ("busy", "USER_BUSY"), ("reject", "CALL_REJECTED"),
+     ("unreachable", "NORMAL_TEMPORARY_FAILURE")],
+)
+def test_missed_ring_requeues_and_the_next_agent_answers(behaviour: str, cause: str) -> None:
+    with routing_env(make_config(TWO_AGENTS)) as env:
+        env.router.agent_logout("a2")
+        env.agent("a1", Endpoint(behaviour))
+        env.agent("a2", Endpoint("answer"))
+        caller = env.call()
+        enqueued = wait_until(lambda: env.sim.channels[caller].get_var("esl_router_enqueued_at"))
+        (missed,) = wait_until(lambda: env.kinds("missed"), what="miss")
+        assert (missed["agent"], missed["cause"]) == ("a1", cause)
+        assert env.state("a1") == "wrap_up"  # the pause after a miss (miss_delay)
+        assert env.router.core.call_info(caller)["state"] == "waiting"
+        env.router.agent_ready("a2")
+        leg = wait_until(lambda: env.bridged(caller), what="bridge to a2")
+        assert env.kinds("ringing")[-1]["agent"] == "a2"
+        assert leg in env.sent("bgapi originate")[-1]
+        # the call kept its place: same enqueue time in the core as on the channel
+        assert env.router.core.call_info(caller)["enqueued_at"] == pytest.approx(float(enqueued), abs=1e-3)
+        wait_until(lambda: env.state("a1") == "available", what="a1 back after the pause")
+        assert env.router.stats.misses[cause] == 1 and env.router.stats.requeued == 1
+
+
+def test_unregistered_phone_puts_the_agent_on_break_at_once() -> None:
+    """d4: USER_NOT_REGISTERED comes only as the job result, with no channel at all."""
+    with routing_env(make_config(TWO_AGENTS)) as env:
+        env.router.agent_logout("a2")
+        env.agent("a1", Endpoint("unregistered"))
+        caller = env.call()
+        wait_until(lambda: env.state("a1") == "break", what="break")
+        reason = env.router.core.agent_info("a1")["reason"]
+        assert "not registered" in reason and "USER_NOT_REGISTERED" in reason
+        assert env.router.core.call_info(caller)["state"] == "waiting"
+        gevent.sleep(0.3)
+        assert env.state("a1") == "break"  # stays on break until made ready
+
+
+def test_consecutive_misses_put_the_agent_on_break() -> None:
+    with routing_env(make_config(ONE_AGENT)) as env:
+        env.agent("a1", Endpoint("busy"))  # max_misses = 2 in the test config
+        caller = env.call()
+        wait_until(lambda: env.state("a1") == "break", what="break after two misses")
+        assert env.router.core.agent_info("a1")["reason"] == "missed 2 calls in a row (last: USER_BUSY)"
+        assert len(env.sent("bgapi originate")) == 2
+        env.agent("a1", Endpoint("answer"))
+        env.router.agent_ready("a1")
+        wait_until(lambda: env.bridged(caller), what="bridge once back from break")
+
+
+def test_a_requeued_call_keeps_its_place_ahead_of_later_callers() -> None:
+    with routing_env(make_config(ONE_AGENT)) as env:
+        env.agent("a1", Endpoint("no_answer"), Endpoint("answer"))
+        first = env.call("5551001")
+        wait_until(lambda: env.kinds("missed"))
+        second = env.call("5551002")
+        wait_until(lambda: len(env.router.core.waiting_calls()) == 2)
+        assert env.router.core.call_position(first, env.router.now())[0] == 1
+        assert env.router.core.call_position(second, env.router.now())[0] == 2
+        wait_until(lambda: env.bridged(first), what="the first caller gets the agent back")
+        assert env.router.core.waiting_calls() == [second]
+
+
+# --- the caller hangs up -------------------------------------------------------------------------
+
+
+def test_caller_hangs_up_while_queued_is_an_abandon_with_its_wait() -> None:
+    with routing_env(make_config(ONE_AGENT)) as env:
+        env.router.agent_logout("a1")
+        caller = env.call()
+        wait_until(lambda: env.router.core.waiting_calls() == [caller])
+        gevent.sleep(0.2)
+        env.sim.caller_hangup(caller)
+        (abandoned,) = wait_until(lambda: env.kinds("abandoned"), what="abandon")
+        assert abandoned["wait"] >= 0.2 and not abandoned["ringing"]
+        assert env.router.stats.abandoned == 1 and list(env.router.stats.abandon_waits)[0] >= 0.2
+        assert env.router.core.waiting_calls() == [] and env.router.calls == {}
+
+
+def test_caller_hangs_up_while_the_agent_rings_we_kill_the_leg() -> None:
+    """d5: FreeSWITCH keeps ringing the agent after the caller is gone; the router hangs it up."""
+    with routing_env(make_config(ONE_AGENT)) as env:
+        env.agent("a1", Endpoint("answer", answer_delay=1.5))  # rings for 75 ms (time scale)
+        caller = env.call()
+        (ringing,) = wait_until(lambda: env.kinds("ringing"))
+        leg = ringing["call"].leg
+        wait_until(lambda: leg in env.sim.channels)
+        env.sim.caller_hangup(caller)
+        wait_until(lambda: env.sent(f"api uuid_kill {leg}"), what="uuid_kill of the agent leg")
+        wait_until(lambda: leg not in env.sim.channels, what="agent leg gone")
+        (abandoned,) = env.kinds("abandoned")
+        assert abandoned["ringing"]
+        wait_until(lambda: env.state("a1") == "available")
+        assert env.router.stats.misses == {} and env.router.core.waiting_calls() == []
+
+
+# --- time-driven relaxation ----------------------------------------------------------------------
+
+
+def test_relaxation_step_lets_a_less_skilled_agent_take_the_call() -> None:
+    """advisory needs level 5, and accepts 2 (level_delta 3) after 0.6 s: match_all then."""
+    with routing_env(make_config(agents_toml(("jr", "advisory = 3")))) as env:
+        env.agent("jr", Endpoint("answer"))
+        caller = env.call(queue="advisory")
+        wait_until(lambda: env.kinds("queued"))
+        gevent.sleep(0.3)
+        assert env.bridged(caller) is None and env.state("jr") == "available"
+        wait_until(lambda: env.bridged(caller), timeout=2.0, what="relaxed match")
+        wait_until(lambda: env.kinds("bridged"))
+        assert env.kinds("bridged")[0]["wait"] >= 0.6

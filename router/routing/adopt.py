@@ -227,7 +227,7 @@ def apply_config(router: CallRouter, config: Config, directory: Directory | None
     for agent_id in added:
         router._agent_ready(agent_id)
     trigger = time.perf_counter()
-    for call_id, agent_id in router.core.match_all(now):
+    for call_id, agent_id in router.core.match_all(router.now()):
         router._assign(call_id, agent_id, trigger)
     router._kick.set()
     log.info(

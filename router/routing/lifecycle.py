@@ -374,7 +374,7 @@ class CallRouter:
         if agent is not None:
             call.agent = agent
         else:
-            position, ewt = self.core.call_position(call.uuid, now)
+            position, ewt = self.core.call_position(call.uuid, self.now())
             self._emit("queued", call=call, position=position, ewt=ewt)
         self._kick.set()
         # Beside the flow, so that a ring decided just now goes out first.
@@ -535,7 +535,7 @@ class CallRouter:
             else:
                 self._agent_after(agent, "wrap_up", self.settings.miss_delay)
         if not self.draining and call.agent is None:
-            other = self.core.dispatch_call(call.uuid, now)
+            other = self.core.dispatch_call(call.uuid, self.now())
             if other is not None:
                 call.agent, call.trigger = other, trigger
         self._kick.set()
@@ -653,7 +653,7 @@ class CallRouter:
         self._emit("agent", agent=agent, state="available", reason=None)
         if self.draining:
             return
-        call_id = self.core.dispatch_agent(agent, now)
+        call_id = self.core.dispatch_agent(agent, self.now())
         if call_id is not None:
             self._assign(call_id, agent, trigger)
 
