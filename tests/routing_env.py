@@ -7,6 +7,7 @@ router reports, so that tests can assert on what went over the wire.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import tomllib
 from collections.abc import Callable, Iterator
@@ -85,9 +86,12 @@ def agents_toml(*specs: tuple[str, str]) -> str:
     )
 
 
-def make_config(extra: str, path: Path | None = None) -> Config:
-    """The base config plus `extra` TOML (agents, customers...)."""
-    return parse_config(tomllib.loads(BASE_TOML + extra), path or Path("/tmp/routing-test.toml"))
+def make_config(extra: str, path: Path | None = None, **calls: Any) -> Config:
+    """The base config plus `extra` TOML (agents, customers...); `calls` overrides [calls] keys."""
+    config = parse_config(tomllib.loads(BASE_TOML + extra), path or Path("/tmp/routing-test.toml"))
+    if calls:
+        config = dataclasses.replace(config, calls=dataclasses.replace(config.calls, **calls))
+    return config
 
 
 def wait_until(pred: Callable[[], Any], timeout: float = 3.0, what: str = "condition") -> Any:
