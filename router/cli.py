@@ -1,7 +1,9 @@
 """The `esl-router` command line.
 
     esl-router check-config FILE        validate a config file and summarise it
-    esl-router demo [--config FILE]     route a simulated burst of calls with the real core
+    esl-router run --config FILE        route the calls of one centre's FreeSWITCH (production)
+    esl-router demo [--config FILE]     the router, a simulated FreeSWITCH and synthetic callers
+                                        and agents on loopback, with live counts
     esl-router sim [--config FILE] [--profile FILE] [--out DIR]
                                         simulate a day of traffic (capacity planning)
     esl-router staffing --queue Q --rate R [--sl X --t T]
@@ -13,6 +15,7 @@ Exit codes: 0 success, 1 invalid config or failed command, 2 bad command-line us
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,12 +60,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", metavar="FILE", type=Path, help="the TOML config file")
 
+    run = sub.add_parser(
+        "run",
+        help="connect to FreeSWITCH and route its calls until SIGTERM",
+        description="Connect to FreeSWITCH's event socket ([esl] in the config; the password from "
+        "ESL_ROUTER_ESL_PASSWORD or [esl] password) and route every call the dialplan parks. "
+        "SIGHUP reloads the config; SIGTERM drains (waiting callers stay parked for the next "
+        "router) and exits.",
+    )
+    run.add_argument("--config", metavar="FILE", type=Path, required=True, help="TOML config file")
+    run.add_argument("--host", help="event socket host (default: [esl] host)")
+    run.add_argument("--port", type=int, help="event socket port (default: [esl] port)")
+    run.add_argument(
+        "--drain-timeout",
+        metavar="S",
+        type=float,
+        default=10.0,
+        help="on SIGTERM, seconds to let ringing agents answer (default: 10)",
+    )
+    run.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+
     demo = sub.add_parser(
         "demo",
-        help="route a simulated burst of calls and explain every decision",
-        description="Load a config, log all its agents in, and route a seeded burst of simulated "
-        "calls of every class through the routing core on a simulated clock (no waiting), "
-        "printing who got which agent and why, then a summary.",
+        help="the router against a simulated FreeSWITCH, with synthetic callers and agents",
+        description="Start the FreeSWITCH simulator on loopback, connect the real router to it, "
+        "log agents in, and send a seeded burst of synthetic callers of every class; every "
+        "routing decision is printed with the core's explanation under a live line of counts, "
+        "then a summary. Time is compressed (--speed) so that it ends in well under a minute.",
     )
     demo.add_argument(
         "--config",
@@ -75,6 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--calls", metavar="N", type=_positive, default=120, help="callers (default: 120)"
     )
     demo.add_argument("--seed", metavar="S", type=int, default=1, help="random seed (default: 1)")
+    demo.add_argument(
+        "--speed",
+        metavar="X",
+        type=float,
+        default=30.0,
+        help="time compression: policy durations divided by X (default: 30)",
+    )
+    demo.add_argument(
+        "--agents",
+        metavar="N",
+        type=_positive,
+        default=None,
+        help="agents logged in (default: a quarter of the config's)",
+    )
     add_planning_commands(sub, DEFAULT_EXAMPLE)  # sim, staffing: they set their own `run`
     return parser
 
@@ -147,14 +187,35 @@ def _demo(args: argparse.Namespace) -> int:
     config = load_config(path)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    run_demo(config, calls=args.calls, seed=args.seed, out=sys.stdout)
+    if not args.speed > 0:
+        print("esl-router: error: --speed must be > 0", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    run_demo(
+        config,
+        calls=args.calls,
+        seed=args.seed,
+        out=sys.stdout,
+        speed=args.speed,
+        agents=args.agents,
+    )
     return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from router.run import run
+
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return run(args.config, host=args.host, port=args.port, drain_timeout=args.drain_timeout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handler = {"check-config": _check_config, "demo": _demo}.get(args.command) or args.run
+    handler = {"check-config": _check_config, "demo": _demo, "run": _run}.get(args.command)
+    handler = handler or args.run
     try:
         return handler(args)
     except ConfigError as exc:

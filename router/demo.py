@@ -1,27 +1,41 @@
-"""A self-contained demo: a burst of simulated calls routed by the real core, on a simulated clock.
+"""`esl-router demo`: the real router routing synthetic calls through the FreeSWITCH simulator.
 
-This is a small discrete-event loop, not the FreeSWITCH simulator (that comes later): callers of
-every class arrive at random (seeded) like the wall of calls at the market open, the core picks an
-agent for each, agents talk, wrap up and become available again, impatient callers hang up, and
-waiting calls relax into regional and national overflow when `Core.next_relaxation()` says so.
-Every routing decision is printed with the core's own explanation of it.
+Everything runs in this process on loopback: the simulator (`router.sim.freeswitch`) listens on a
+free port and speaks the Event Socket; the router (`router.routing.CallRouter`) connects to it
+exactly as it would to FreeSWITCH; synthetic callers are parked by the simulated dialplan, and
+synthetic agent phones answer after a ring, or do not answer, are busy or reject the call.
+
+A day is compressed by `speed` (default 30): every duration of the policy (relaxation steps,
+handle times, wrap-up) is divided by it and priority ageing multiplied by it, and the simulator
+shrinks its own delays (ring timeouts) the same way, so the demo ends in well under a minute while
+the routing decisions are the ones the config makes. Each routing decision is printed with the
+core's explanation, with a live line of counts underneath, then a summary.
 """
 
 from __future__ import annotations
 
-import functools
-import heapq
+import csv
+import dataclasses
 import math
 import random
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
-from router._core import Core
-from router.clock import SimClock
-from router.config import Config
+import gevent  # type: ignore[import-untyped]
 
-__all__ = ["DemoCall", "DemoResult", "run_demo"]
+from router.config import Config
+from router.routing import CallRouter, CsvDirectory
+from router.routing.lifecycle import Call
+from router.sim.freeswitch import Endpoint, FreeSwitchSim
+
+__all__ = ["DemoCaller", "DemoResult", "compress", "describe", "run_demo"]
 
 # Relative call volumes by class and queue, for the names the shipped examples use; other names get
 # the default weight. Homes are weighted by each centre's trunk lines.
@@ -35,25 +49,25 @@ QUEUE_MIX = {
     "complaints": 5.0,
 }
 DEFAULT_MIX = 5.0
-BURST_RATE = 2.0  # calls per second at the open
-MEAN_PATIENCE = 150.0  # seconds a caller waits before hanging up, on average
-WRAP_UP = (5.0, 20.0)  # seconds, uniform
-PREFERRED_AGENT_SHARE = 0.05  # callers who ask for "their" agent (escort to any centre)
+ARRIVALS_PER_SECOND = 8.0  # real seconds: the wall of calls at the market open
+MEAN_PATIENCE = 150.0  # day seconds a caller waits before hanging up, on average
+PHONE = {"answer": 0.88, "no_answer": 0.07, "busy": 0.03, "reject": 0.02}
+PASSWORD = "demo-only-password"
 
 
 @dataclass
-class DemoCall:
-    """One simulated caller and what happened to it."""
+class DemoCaller:
+    """One synthetic caller and what happened to it (times in real seconds from the start)."""
 
-    id: str
+    label: str
+    number: str
     queue: str
     cls: str
     home: str
     arrival: float
     talk: float
     patience: float
-    preferred: list[tuple[str, float]] = field(default_factory=list)
-    preferred_agent: str | None = None
+    uuid: str | None = None
     agent: str | None = None
     answered_at: float | None = None
     abandoned_at: float | None = None
@@ -68,177 +82,262 @@ class DemoCall:
 class DemoResult:
     """The outcome of a demo run."""
 
-    calls: list[DemoCall]
-    end: float
+    callers: list[DemoCaller]
+    seconds: float
     agent_centre: dict[str, str]
+    router: CallRouter
 
     @property
-    def answered(self) -> list[DemoCall]:
-        """Calls an agent took."""
-        return [c for c in self.calls if c.answered_at is not None]
+    def answered(self) -> list[DemoCaller]:
+        """Callers an agent talked to."""
+        return [c for c in self.callers if c.answered_at is not None]
 
     @property
-    def abandoned(self) -> list[DemoCall]:
-        """Calls whose caller hung up while waiting."""
-        return [c for c in self.calls if c.abandoned_at is not None]
-
-    @property
-    def waiting(self) -> list[DemoCall]:
-        """Calls still waiting when the demo stopped."""
-        return [c for c in self.calls if c.answered_at is None and c.abandoned_at is None]
+    def abandoned(self) -> list[DemoCaller]:
+        """Callers who hung up before an agent answered."""
+        return [c for c in self.callers if c.answered_at is None]
 
 
-def make_calls(config: Config, n: int, rng: random.Random) -> list[DemoCall]:
+def compress(config: Config, speed: float) -> Config:
+    """`config` with every policy duration divided by `speed` (ageing multiplied by it)."""
+    classes = tuple(dataclasses.replace(c, ageing=c.ageing * speed) for c in config.classes)
+    queues = tuple(
+        dataclasses.replace(
+            q,
+            aht=q.aht / speed,
+            steps=tuple(dataclasses.replace(s, after=s.after / speed) for s in q.steps),
+        )
+        for q in config.queues
+    )
+    calls = dataclasses.replace(
+        config.calls,
+        wrap_up=config.calls.wrap_up / speed,
+        miss_delay=config.calls.miss_delay / speed,
+        hold_music="local_stream://moh",
+    )
+    return dataclasses.replace(config, classes=classes, queues=queues, calls=calls)
+
+
+def make_callers(config: Config, n: int, rng: random.Random, speed: float) -> list[DemoCaller]:
     """`n` callers arriving as a Poisson burst, with a seeded mix of classes, queues and homes."""
     classes = [c.name for c in config.classes]
     queues = [q.name for q in config.queues]
     centres = [c.name for c in config.centres]
-    dialects = {c.name: c.dialects for c in config.centres}
-    by_centre = config.agents_by_centre()
-    line_weights = [float(c.lines) for c in config.centres]
-    if not any(line_weights):
-        line_weights = [1.0] * len(centres)
-    calls: list[DemoCall] = []
-    t = 0.0
+    weights = [float(c.lines) for c in config.centres]
+    if not any(weights):
+        weights = [1.0] * len(centres)
+    callers, t = [], 0.0
     for i in range(1, n + 1):
         cls = rng.choices(classes, [CLASS_MIX.get(c, DEFAULT_MIX) for c in classes])[0]
         queue = rng.choices(queues, [QUEUE_MIX.get(q, DEFAULT_MIX) for q in queues])[0]
-        home = rng.choices(centres, line_weights)[0]
-        aht = config.queue(queue).aht
-        call = DemoCall(
-            id=f"call-{i:04d}",
-            queue=queue,
-            cls=cls,
-            home=home,
-            arrival=t,
-            talk=round(max(20.0, rng.expovariate(1.0 / aht)), 1),
-            patience=round(rng.expovariate(1.0 / MEAN_PATIENCE), 1),
-            preferred=[(d, 1.0) for d in dialects[home]],
+        home = rng.choices(centres, weights)[0] if cls != "other" else config.centre
+        mean_talk = config.queue(queue).aht / speed
+        callers.append(
+            DemoCaller(
+                label=f"call-{i:04d}",
+                number=f"86138{i:08d}",
+                queue=queue,
+                cls=cls,
+                home=home,
+                arrival=t,
+                talk=min(2.0 * mean_talk, max(0.5, rng.expovariate(1.0 / mean_talk))),
+                patience=min(4 * MEAN_PATIENCE / speed, max(0.5, rng.expovariate(speed / MEAN_PATIENCE))),
+            )
         )
-        if rng.random() < PREFERRED_AGENT_SHARE:
-            # "My own agent", who can serve the queue: usually one of the home centre's, sometimes
-            # one at headquarters (the router's centre), which the call is escorted to.
-            centre = config.centre if rng.random() < 0.3 else home
-            spec = config.queue(queue)
-            pool = [a for a in by_centre.get(centre, []) if config.can_staff(spec, a)]
-            if pool:
-                call.preferred_agent = rng.choice(pool).id
-        calls.append(call)
-        t = round(t + rng.expovariate(BURST_RATE), 1)
-    return calls
+        t += rng.expovariate(ARRIVALS_PER_SECOND)
+    return callers
 
 
-class _Loop:
-    """The discrete-event loop: a heap of (time, seq, action) on a simulated clock."""
+def write_directory(callers: list[DemoCaller], path: Path) -> None:
+    """The customer directory the demo's callers are known by (`other` callers are not in it)."""
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["number", "class", "home"])
+        for c in callers:
+            if c.cls != "other":
+                out.writerow([c.number, c.cls, c.home])
 
-    def __init__(self, core: Core, clock: SimClock, rng: random.Random, out: TextIO) -> None:
-        self.core = core
-        self.rng = rng
-        self.clock = clock
+
+def phones(config: Config, rng: random.Random, rings: int = 40) -> dict[str, list[Endpoint]]:
+    """What each agent's phone does on its successive rings (answer delays in day seconds)."""
+    kinds, weights = list(PHONE), list(PHONE.values())
+    return {
+        agent.id: [
+            Endpoint(kind, answer_delay=rng.uniform(2.0, 8.0))
+            for kind in rng.choices(kinds, weights, k=rings)
+        ]
+        for agent in config.agents
+    }
+
+
+class _Screen:
+    """Decision lines scrolling above one live line of counts (rewritten in place on a tty)."""
+
+    def __init__(self, out: TextIO, started: float) -> None:
         self.out = out
-        self.events: list[tuple[float, int, Callable[[], None]]] = []
-        self.seq = 0
-        self.calls: dict[str, DemoCall] = {}
-        self.relax_at: set[float] = set()
-        self.unresolved = 0  # calls neither answered nor abandoned yet
+        self.started = started
+        self.tty = out.isatty()
+        self.status = ""
 
-    def at(self, t: float, action: Callable[[], None]) -> None:
-        self.seq += 1
-        heapq.heappush(self.events, (t, self.seq, action))
+    def line(self, text: str) -> None:
+        clear = "\r\x1b[2K" if self.tty else ""
+        print(f"{clear}{time.monotonic() - self.started:6.1f}s  {text}", file=self.out)
+        if self.tty and self.status:
+            print(self.status, end="", file=self.out, flush=True)
 
-    def say(self, text: str) -> None:
-        print(f"{self.clock.now():8.1f}s  {text}", file=self.out)
+    def show(self, status: str) -> None:
+        self.status = status
+        if self.tty:
+            print(f"\r\x1b[2K{status}", end="", file=self.out, flush=True)
+        else:
+            print(f"{time.monotonic() - self.started:6.1f}s  -- {status}", file=self.out)
 
-    def run(self, calls: list[DemoCall]) -> float:
-        """Run until every call is answered or abandoned; return the time it stopped at."""
-        for call in calls:
-            self.calls[call.id] = call
-            self.at(call.arrival, functools.partial(self.arrive, call))
-        self.unresolved = len(calls)
-        while self.events and self.unresolved:
-            t, _, action = heapq.heappop(self.events)
-            self.clock.advance_to(t)
-            action()
-            self.schedule_relaxation()
-        return self.clock.now()
 
-    # -- events ----------------------------------------------------------------------------------
-
-    def arrive(self, call: DemoCall) -> None:
-        now = self.clock.now()
-        self.core.enqueue(
-            call.id,
-            call.queue,
-            call.cls,
-            call.home,
-            now,
-            preferred=call.preferred,
-            preferred_agent=call.preferred_agent,
+def run_demo(
+    config: Config,
+    *,
+    calls: int,
+    seed: int,
+    out: TextIO,
+    speed: float = 30.0,
+    agents: int | None = None,
+) -> DemoResult:
+    """Start the simulator and the router, log `agents` agents in (default: about a quarter of
+    the config's, spread over the centres), route `calls` seeded callers, print each decision and
+    a summary to `out`, and return what happened."""
+    rng = random.Random(seed)
+    day = compress(config, speed)
+    callers = make_callers(day, calls, rng, speed)
+    by_uuid: dict[str, DemoCaller] = {}
+    started = time.monotonic()
+    screen = _Screen(out, started)
+    sim = FreeSwitchSim(password=PASSWORD, time_scale=1.0 / speed, local_streams=("moh",))
+    sim.start()
+    for agent, endpoints in phones(day, rng).items():
+        sim.add_endpoint(day.calls.agent_endpoint.replace("{agent}", agent), *endpoints)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "customers.csv"
+        write_directory(callers, path)
+        directory = CsvDirectory.load(path, day)
+    router = CallRouter(day, password=PASSWORD, host=sim.host, port=sim.port, directory=directory)
+    router.listeners.append(_narrator(router, by_uuid, screen))
+    try:
+        router.start()
+        if not router.wait_ready(10):
+            raise RuntimeError("the router did not connect to the simulator")
+        on_duty = _staff(router, day, agents, rng)
+        print(
+            f"demo of {config.path}: the router on a simulated FreeSWITCH at "
+            f"{sim.host}:{sim.port}, {on_duty} of {len(day.agents)} agents logged in, "
+            f"{calls} callers at about {ARRIVALS_PER_SECOND:g}/s, time x{speed:g} (seed {seed})",
+            file=out,
         )
-        agent = self.core.dispatch_call(call.id, now)
-        if agent is not None:
-            self.connect(call, agent)
+        ticker = gevent.spawn(_tick, screen, router)
+        greenlets = [gevent.spawn(_caller, sim, c, by_uuid, started) for c in callers]
+        gevent.joinall(greenlets)
+        ticker.kill()
+        gevent.sleep(0.2)  # let the last hang-ups reach the router
+        screen.show(_counts(router))
+        if screen.tty:
+            print(file=out)
+    finally:
+        router.stop()
+        sim.stop()
+    result = DemoResult(callers, time.monotonic() - started, {a.id: a.centre for a in config.agents}, router)
+    print_summary(result, config, seed, out)
+    return result
+
+
+def _staff(router: CallRouter, config: Config, agents: int | None, rng: random.Random) -> int:
+    """Keep `agents` agents logged in (if there are enough: one per centre and one per queue
+    first, so that no call waits for nobody), log the rest out."""
+    total = len(config.agents)
+    wanted = max(1, min(total, agents if agents is not None else math.ceil(total / 4)))
+    chosen: set[str] = set()
+    groups = list(config.agents_by_centre().values())
+    groups += [[a for a in config.agents if config.can_staff(q, a)] for q in config.queues]
+    for group in groups:
+        if group and len(chosen) < wanted and not chosen.intersection(a.id for a in group):
+            chosen.add(rng.choice(group).id)
+    rest = [a.id for a in config.agents if a.id not in chosen]
+    chosen.update(rng.sample(rest, max(0, wanted - len(chosen))))
+    for agent in config.agents:
+        if agent.id not in chosen:
+            router.agent_logout(agent.id)
+    return len(chosen)
+
+
+def _caller(sim: FreeSwitchSim, c: DemoCaller, by_uuid: dict[str, DemoCaller], started: float) -> None:
+    """One synthetic caller: dials in, waits (patience), talks, hangs up."""
+    gevent.sleep(max(0.0, started + c.arrival - time.monotonic()))
+    uuid = sim.inbound_call(c.number, f"caller {c.label}", "95555", {"esl_router_queue": c.queue})
+    c.uuid = uuid
+    by_uuid[uuid] = c
+    deadline = time.monotonic() + c.patience
+    while time.monotonic() < deadline:
+        channel = sim.channels.get(uuid)
+        if channel is None:
             return
-        position, ewt = self.core.call_position(call.id, now)
-        ewt_text = "unknown (nobody staffed)" if ewt is None else f"{ewt:.0f}s"
-        self.say(
-            f"{call.id} {call.cls:<10} {call.queue:<10} home={call.home:<14} waits: "
-            f"position {position} in {call.queue}, expected wait {ewt_text}"
-            + (f", asks for agent {call.preferred_agent}" if call.preferred_agent else "")
-        )
-        self.at(now + call.patience, lambda: self.abandon(call))
-
-    def abandon(self, call: DemoCall) -> None:
-        if call.answered_at is not None:
+        if channel.bridged_to is not None:
+            c.answered_at = time.monotonic() - started
+            gevent.sleep(c.talk)
+            sim.caller_hangup(uuid)
             return
-        now = self.clock.now()
-        self.core.remove_call(call.id, now)
-        call.abandoned_at = now
-        self.unresolved -= 1
-        self.say(
-            f"{call.id} {call.cls:<10} {call.queue:<10} hangs up after {now - call.arrival:.0f}s"
-        )
+        gevent.sleep(0.02)
+    c.abandoned_at = time.monotonic() - started
+    sim.caller_hangup(uuid)
 
-    def relax(self) -> None:
-        now = self.clock.now()
-        for call_id, agent in self.core.match_all(now):
-            self.connect(self.calls[call_id], agent)
 
-    def hang_up(self, call: DemoCall, agent: str) -> None:
-        now = self.clock.now()
-        self.core.finish(call.id, now, call.talk)
-        self.core.set_agent_state(agent, "wrap_up", now)
-        self.at(now + self.rng.uniform(*WRAP_UP), lambda: self.ready(agent))
+def _narrator(router: CallRouter, by_uuid: dict[str, DemoCaller], screen: _Screen) -> Callable[..., None]:
+    def label(call: Call) -> str:
+        c = by_uuid.get(call.uuid)
+        return c.label if c is not None else call.uuid[:8]
 
-    def ready(self, agent: str) -> None:
-        now = self.clock.now()
-        self.core.set_agent_state(agent, "available", now)
-        call_id = self.core.dispatch_agent(agent, now)
-        if call_id is not None:
-            self.connect(self.calls[call_id], agent)
+    def on_step(kind: str, d: dict[str, Any]) -> None:
+        call: Call | None = d.get("call")
+        if call is not None:
+            info = call.info
+            who = f"{label(call)} {info.cls:<10} {info.queue:<10} home={info.home:<14}"
+        if kind == "queued" and call is not None:
+            ewt = "unknown (nobody staffed)" if d["ewt"] is None else f"{d['ewt']:.1f}s"
+            screen.line(f"{who} waits: position {d['position']}, expected wait {ewt}")
+        elif kind == "ringing" and call is not None:
+            agent = d["agent"]
+            why = router.core.explain(call.uuid, agent, router.now())
+            centre = router.core.agent_info(agent)["centre"]
+            waited = router.now() - call.enqueued_at
+            screen.line(f"{who} -> {agent} ({centre}) after {waited:.1f}s: {describe(why)}")
+        elif kind == "bridged" and call is not None and call.uuid in by_uuid:
+            by_uuid[call.uuid].agent = d["agent"]
+        elif kind == "missed" and call is not None:
+            screen.line(f"{who} {d['agent']} did not take it ({d['cause']}): back in the queue")
+        elif kind == "abandoned" and call is not None:
+            state = "while the agent's phone rang" if d["ringing"] else "while queued"
+            screen.line(f"{who} hung up after {d['wait']:.1f}s {state}")
+        elif kind == "agent" and d["state"] == "break":
+            screen.line(f"agent {d['agent']} on break: {d['reason']}")
 
-    # -- helpers ---------------------------------------------------------------------------------
+    return on_step
 
-    def connect(self, call: DemoCall, agent: str) -> None:
-        """The core assigned `agent` to `call`: say why, then simulate the conversation."""
-        now = self.clock.now()
-        why = self.core.explain(call.id, agent, now)
-        call.agent, call.answered_at = agent, now
-        self.unresolved -= 1
-        centre = self.core.agent_info(agent)["centre"]
-        self.say(
-            f"{call.id} {call.cls:<10} {call.queue:<10} home={call.home:<14} -> {agent} ({centre}) "
-            f"after {now - call.arrival:.0f}s: {describe(why)}"
-        )
-        # The demo skips ringing: the agent answers at once and talks for the call's talk time.
-        self.core.set_agent_state(agent, "on_call", now)
-        self.at(now + call.talk, lambda: self.hang_up(call, agent))
 
-    def schedule_relaxation(self) -> None:
-        t = self.core.next_relaxation()
-        if t is not None and t not in self.relax_at:
-            self.relax_at.add(t)
-            self.at(t, self.relax)
+def _counts(router: CallRouter) -> str:
+    calls = Counter(c.state for c in router.calls.values())
+    agents = Counter(router.core.agent_info(a)["state"] for a in router.phones)
+    s = router.stats
+    return (
+        f"waiting {calls['waiting'] + calls['new']:3d}  ringing {calls['ringing']:3d}  "
+        f"talking {calls['talking']:3d} | answered {s.answered:4d}  abandoned {s.abandoned:3d}  "
+        f"re-queued {s.requeued:3d} | agents free {agents['available']:3d}  "
+        f"busy {agents['ringing'] + agents['on_call'] + agents['reserved']:3d}  "
+        f"wrap-up {agents['wrap_up']:3d}  break {agents['break']:2d}"
+    )
+
+
+def _tick(screen: _Screen, router: CallRouter) -> None:
+    every = 0.25 if screen.tty else 3.0
+    while True:
+        gevent.sleep(every)
+        screen.show(_counts(router))
 
 
 def describe(why: dict[str, Any]) -> str:
@@ -256,7 +355,6 @@ def describe(why: dict[str, Any]) -> str:
         f"skill score {_num(why.get('skill_score'))}",
         "same centre" if why.get("home") else "other centre",
         f"idle {_num(why.get('idle'))}s",
-        f"score {_num(why.get('score'))}",
     ]
     return ", ".join(parts)
 
@@ -267,54 +365,32 @@ def _num(value: Any) -> str:
     return str(value)
 
 
-def run_demo(
-    config: Config,
-    *,
-    calls: int,
-    seed: int,
-    out: TextIO,
-    clock: SimClock | None = None,
-) -> DemoResult:
-    """Log every configured agent in, route a burst of `calls` seeded callers, print each decision
-    and a summary to `out`, and return what happened."""
-    rng = random.Random(seed)
-    clock = clock or SimClock()
-    core = config.build_core()
-    for agent in config.agents:
-        core.set_agent_state(agent.id, "available", clock.now())
-    loop = _Loop(core, clock, rng, out)
-    print(
-        f"demo of {config.path}: {len(config.agents)} agents in {len(config.centres)} centres "
-        "logged in; "
-        f"{calls} callers arriving at about {BURST_RATE:g} per second (seed {seed})",
-        file=out,
-    )
-    demo_calls = make_calls(config, calls, rng)
-    end = loop.run(demo_calls)
-    result = DemoResult(demo_calls, end, {a.id: a.centre for a in config.agents})
-    print_summary(result, config, seed, out)
-    return result
-
-
 def print_summary(result: DemoResult, config: Config, seed: int, out: TextIO) -> None:
-    """Answered / abandoned / waiting, by class and by queue, with average waits."""
-    total = len(result.calls)
+    """Answered / abandoned by class and by queue, waits, misses and routing latency."""
+    total = len(result.callers)
     answered = result.answered
     waits = [c.wait for c in answered if c.wait is not None]
-    away = sum(1 for c in answered if c.agent and result.agent_centre[c.agent] != c.home)
+    stats = result.router.stats
     pct = 100.0 * len(answered) / total if total else 0.0
-    print(
-        f"\nsummary after {result.end:.1f} simulated seconds (seed {seed}): {total} calls", file=out
-    )
-    print(
-        f"  answered {len(answered)} ({pct:.1f}%), abandoned {len(result.abandoned)}, "
-        f"still waiting {len(result.waiting)}",
-        file=out,
-    )
+    print(f"\nsummary after {result.seconds:.1f}s (seed {seed}): {total} calls", file=out)
+    print(f"  answered {len(answered)} ({pct:.1f}%), abandoned {len(result.abandoned)}", file=out)
     if waits:
+        away = sum(1 for c in answered if c.agent and result.agent_centre[c.agent] != c.home)
         print(
-            f"  average wait {sum(waits) / len(waits):.1f}s, longest {max(waits):.1f}s; "
-            f"answered outside the caller's home centre: {away}",
+            f"  average wait {statistics.fmean(waits):.2f}s, longest {max(waits):.2f}s "
+            f"(real seconds); answered outside the caller's home centre: {away}",
+            file=out,
+        )
+    if stats.misses:
+        misses = ", ".join(f"{cause} {n}" for cause, n in stats.misses.most_common())
+        print(f"  rings not taken (re-queued, place kept): {misses}", file=out)
+    latency = sorted(stats.dispatch_latency)
+    if latency:
+        p50 = latency[len(latency) // 2] * 1000
+        p99 = latency[min(len(latency) - 1, int(len(latency) * 0.99))] * 1000
+        print(
+            f"  routing latency (event -> originate on the socket): p50 {p50:.2f} ms, "
+            f"p99 {p99:.2f} ms over {len(latency)} decisions",
             file=out,
         )
     for title, key, names in (
@@ -323,13 +399,17 @@ def print_summary(result: DemoResult, config: Config, seed: int, out: TextIO) ->
     ):
         print(f"  {title}:", file=out)
         for name in names:
-            group = [c for c in result.calls if getattr(c, key) == name]
+            group = [c for c in result.callers if getattr(c, key) == name]
             if not group:
                 continue
             got = [c.wait for c in group if c.wait is not None]
-            avg = f"average wait {sum(got) / len(got):6.1f}s" if got else "average wait      -"
+            avg = f"average wait {statistics.fmean(got):5.2f}s" if got else "average wait     -"
             print(
                 f"    {name:<12} {len(group):4d} calls  {len(got):4d} answered  {avg}  "
-                f"{sum(1 for c in group if c.abandoned_at is not None):3d} abandoned",
+                f"{len(group) - len(got):3d} abandoned",
                 file=out,
             )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: esl-router demo")

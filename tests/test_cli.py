@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +13,8 @@ import pytest
 pytest.importorskip("router._core", reason="the Rust core router._core is not built yet")
 
 from router.cli import default_config_path, main
-from router.clock import SimClock
 from router.config import load_config
-from router.demo import run_demo
+from router.demo import DemoResult, compress, make_callers, run_demo
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NATIONAL = EXAMPLES / "national_27plus1.toml"
@@ -88,44 +88,50 @@ def test_default_config_is_the_national_example() -> None:
     assert default_config_path() == NATIONAL
 
 
-def test_demo_runs_and_summarises(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--calls", "40", "--seed", "7"]) == 0
-    out = capsys.readouterr().out
-    assert " -> " in out and "step 0 (home-centre agent)" in out
-    assert "summary after" in out and "40 calls" in out
-    assert "by class:" in out and "trading" in out and "average wait" in out
-
-
-def test_demo_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
-    main(["demo", "--config", str(SINGLE), "--calls", "60", "--seed", "3"])
-    first = capsys.readouterr().out
-    main(["demo", "--config", str(SINGLE), "--calls", "60", "--seed", "3"])
-    assert capsys.readouterr().out == first
-    main(["demo", "--config", str(SINGLE), "--calls", "60", "--seed", "4"])
-    assert capsys.readouterr().out != first
-
-
-def test_demo_accounts_for_every_call() -> None:
-    clock = SimClock()
-    result = run_demo(load_config(NATIONAL), calls=300, seed=11, out=io.StringIO(), clock=clock)
-    assert len(result.calls) == 300
-    assert len(result.answered) + len(result.abandoned) + len(result.waiting) == 300
-    assert result.waiting == []  # the demo runs until every caller is answered or hangs up
-    assert clock.now() == result.end > 0
-    for call in result.answered:
-        assert call.wait is not None and call.wait >= 0
-    # overflow happened: some callers were answered outside their home centre
-    assert any(result.agent_centre[c.agent] != c.home for c in result.answered if c.agent)
-
-
-def test_demo_overloaded_single_centre() -> None:
-    """More callers than 50 agents can take at once: calls queue, relax and some abandon."""
+@pytest.fixture(scope="module")
+def demo_run() -> tuple[DemoResult, str]:
+    """One short live demo (the router against the simulator on loopback), shared by the tests."""
     out = io.StringIO()
-    result = run_demo(load_config(SINGLE), calls=400, seed=2, out=out)
-    text = out.getvalue()
-    assert "waits: position" in text
-    assert result.abandoned
-    assert "abandoned" in text.split("summary after")[1]
+    result = run_demo(load_config(SINGLE), calls=30, seed=7, out=out, speed=60.0, agents=4)
+    return result, out.getvalue()
+
+
+def test_demo_routes_over_the_simulator_and_summarises(demo_run: tuple[DemoResult, str]) -> None:
+    result, out = demo_run
+    assert "on a simulated FreeSWITCH at 127.0.0.1:" in out and "4 of 50 agents logged in" in out
+    assert " -> " in out and "step 0 (home-centre agent)" in out
+    assert "waits: position" in out  # 4 agents for a burst of 30: callers queue
+    assert "summary after" in out and "30 calls" in out
+    assert "by class:" in out and "trading" in out and "average wait" in out
+    assert "routing latency (event -> originate on the socket)" in out
+
+
+def test_demo_accounts_for_every_call(demo_run: tuple[DemoResult, str]) -> None:
+    result, _ = demo_run
+    assert len(result.callers) == 30
+    assert len(result.answered) + len(result.abandoned) == 30
+    assert result.router.stats.offered == 30
+    assert result.router.stats.answered == len(result.answered)
+    assert result.router.calls == {}  # every call ended and was closed out
+    for caller in result.answered:
+        assert caller.wait is not None and caller.wait >= 0 and caller.agent is not None
+
+
+def test_demo_callers_are_seeded() -> None:
+    config = compress(load_config(NATIONAL), 30.0)
+    first = make_callers(config, 50, random.Random(3), 30.0)
+    assert make_callers(config, 50, random.Random(3), 30.0) == first
+    assert make_callers(config, 50, random.Random(4), 30.0) != first
+    assert {c.cls for c in first} == {"trading", "registered", "other"}
+
+
+def test_compress_divides_policy_durations() -> None:
+    config = load_config(SINGLE)
+    fast = compress(config, 10.0)
+    assert fast.queues[0].aht == config.queues[0].aht / 10
+    assert [s.after for s in fast.queues[0].steps] == [s.after / 10 for s in config.queues[0].steps]
+    assert fast.classes[0].ageing == config.classes[0].ageing * 10
+    fast.build_core()  # still a valid policy
 
 
 def test_console_script(tmp_path: Path) -> None:
