@@ -274,7 +274,7 @@ def _caller(sim: FreeSwitchSim, c: DemoCaller, by_uuid: dict[str, DemoCaller], s
     c.uuid = uuid
     by_uuid[uuid] = c
     deadline = time.monotonic() + c.patience
-    while time.monotonic() < deadline:
+    while True:
         channel = sim.channels.get(uuid)
         if channel is None:
             return
@@ -283,6 +283,8 @@ def _caller(sim: FreeSwitchSim, c: DemoCaller, by_uuid: dict[str, DemoCaller], s
             gevent.sleep(c.talk)
             sim.caller_hangup(uuid)
             return
+        if time.monotonic() >= deadline:
+            break
         gevent.sleep(0.02)
     c.abandoned_at = time.monotonic() - started
     sim.caller_hangup(uuid)

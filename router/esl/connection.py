@@ -45,6 +45,7 @@ import collections
 import logging
 import os
 import random
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -359,6 +360,9 @@ class ESLConnection:
                 delay = min(delay * 2, self._backoff_max)
                 continue
             sock.settimeout(None)
+            # Commands are small and each waits for its reply: without this, Nagle's algorithm
+            # and the peer's delayed ACK hold a command back by up to 40 ms.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 ok = self._session(sock)
             finally:

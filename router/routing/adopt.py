@@ -63,6 +63,7 @@ def reconcile(router: CallRouter, connection: int) -> None:
     if stale:
         log.info("reconnected: re-adopting %d call(s) from FreeSWITCH", len(stale))
     try:
+        router.check_music()
         found, talking = adopt(router)
     except (ESLError, TimeoutError) as exc:
         log.error("reconciliation with FreeSWITCH failed: %s; retrying", exc)

@@ -61,13 +61,9 @@ __all__ = ["EVENTS", "FILTERS", "Call", "CallRouter", "Listener"]
 
 log = logging.getLogger("router.routing")
 
-EVENTS = (
-    "CHANNEL_PARK",
-    "CHANNEL_HANGUP",
-    "CHANNEL_EXECUTE_COMPLETE",
-    "BACKGROUND_JOB",
-)
-"""The events the router subscribes to: all it needs, nothing more (every event costs a parse)."""
+EVENTS = ("CHANNEL_PARK", "CHANNEL_HANGUP", "BACKGROUND_JOB")
+"""The events the router subscribes to: all it needs, nothing more (every event costs a parse;
+five per call: two parks, two hangups, one job result)."""
 
 FILTERS = (("variable_esl_router_queue", "/.+/"), ("Event-Name", "BACKGROUND_JOB"))
 """Only events of our calls and agent legs (both carry ``esl_router_queue``), plus job results,
@@ -123,8 +119,6 @@ class Call:
     agent: str | None = None
     leg: str | None = None
     job: str | None = None
-    music: str | None = None
-    music_path: str | None = None
     in_core: bool = True
     """False for a conversation adopted after a restart (the core never queued it)."""
     bridged_at: float | None = None
@@ -196,7 +190,6 @@ class CallRouter:
         )
         self.conn.on("CHANNEL_PARK", self._on_park)
         self.conn.on("CHANNEL_HANGUP", self._route)
-        self.conn.on("CHANNEL_EXECUTE_COMPLETE", self._route)
         self.conn.on("BACKGROUND_JOB", self._route_job)
 
     # --- running ------------------------------------------------------------------------------
@@ -392,9 +385,37 @@ class CallRouter:
             log.warning("call %s: setting up the wait failed: %s", call.uuid, exc)
 
     def _start_music(self, call: Call) -> None:
-        music = protocol.new_uuid()
-        call.music, call.music_path = music, self._music
-        self.conn.execute(call.uuid, "playback", self._music, event_uuid=music)
+        # A plain sendmsg: its completion is not awaited (it ends when the music is broken).
+        command = protocol.sendmsg_execute(
+            call.uuid, "playback", self._music, event_uuid=protocol.new_uuid()
+        )
+        reply = self.conn.command(command)
+        if not reply.ok:
+            log.info("call %s: hold music refused: %s", call.uuid, reply.reply_text)
+
+    def check_music(self) -> None:
+        """Play `hold_music` if FreeSWITCH has it, else `fallback_music` (asked once per
+        connection: ``local_stream show <name>`` or ``file_exists <path>``; a missing source
+        would otherwise play nothing, captures d6)."""
+        music = self.settings.hold_music
+        if music.startswith("local_stream://"):
+            reply = self.conn.api("local_stream", "show", music[len("local_stream://") :])
+        elif "://" not in music:
+            reply = self.conn.api("file_exists", music)
+            reply = reply if reply.body.strip() == "true" else ApiResponse({}, "-ERR no such file")
+        else:
+            reply = ApiResponse({}, "+OK")  # tone_stream:// and the like need no source
+        if reply.ok:
+            self._music = music
+        else:
+            log.warning(
+                "hold music %s is not available on FreeSWITCH (%s): playing %s instead; "
+                "see freeswitch_conf/README.md",
+                music,
+                reply.body.strip(),
+                self.settings.fallback_music,
+            )
+            self._music = self.settings.fallback_music
 
     def _wait_for_agent(self, call: Call) -> str:
         while call.agent is None:
@@ -547,7 +568,7 @@ class CallRouter:
         self, call: Call, timeout: float | None = None, *, caller_gone_raises: bool = True
     ) -> Event | str | None:
         """The next inbox message (None on timeout). Handles what any step would: a stop, the
-        caller hanging up (raises `_CallerGone` unless told not to), a missing hold-music source."""
+        caller hanging up (raises `_CallerGone` unless told not to)."""
         try:
             msg: Event | str = call.inbox.get(timeout=timeout)
         except gevent.queue.Empty:
@@ -556,27 +577,9 @@ class CallRouter:
             raise _Stop
         if not isinstance(msg, Event):
             return msg
-        if msg.unique_id == call.uuid:
-            if msg.name == "CHANNEL_HANGUP" and caller_gone_raises:
-                raise _CallerGone
-            if msg.name == "CHANNEL_EXECUTE_COMPLETE" and msg.get("Application-UUID") == call.music:
-                self._music_ended(call, msg.get("Application-Response"))
+        if msg.unique_id == call.uuid and msg.name == "CHANNEL_HANGUP" and caller_gone_raises:
+            raise _CallerGone
         return msg
-
-    def _music_ended(self, call: Call, response: str) -> None:
-        if response != "FILE NOT FOUND" or call.state not in ("waiting", "ringing"):
-            return
-        if call.music_path == self.settings.fallback_music:
-            return  # the fallback itself is missing: silence rather than a loop
-        if self._music != self.settings.fallback_music:
-            log.warning(
-                "hold music %s is not available on FreeSWITCH (FILE NOT FOUND): playing %s "
-                "instead; define it (freeswitch_conf/autoload_configs/local_stream.conf.xml)",
-                self._music,
-                self.settings.fallback_music,
-            )
-            self._music = self.settings.fallback_music
-        call.side = gevent.spawn(self._safe, self._start_music, call)
 
     def _esl(self, call: Call, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run an ESL command for a call; a lost connection ends the flow (the reset that follows

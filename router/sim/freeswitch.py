@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import time
 import uuid as uuid_mod
 from collections.abc import Callable, Collection, Sequence
@@ -30,6 +31,7 @@ import gevent  # type: ignore[import-untyped]
 import gevent.event  # type: ignore[import-untyped]
 import gevent.queue  # type: ignore[import-untyped]
 import gevent.server  # type: ignore[import-untyped]
+import greenlet  # type: ignore[import-untyped]
 
 from router.esl import protocol
 from router.sim.fs_profiles import PROFILES
@@ -639,7 +641,8 @@ class FreeSwitchSim:
         self._exec_complete(ch, app, arg, app_uuid, response)
         ch.variables.pop("current_loop", None)
         ch.variables.pop("total_loops", None)
-        ch.playback = None
+        if ch.playback is gevent.getcurrent():
+            ch.playback = None
 
     def _collect_digits(self, ch: Channel, arg: str) -> str:
         parts = arg.split(" ")
@@ -690,7 +693,7 @@ class FreeSwitchSim:
         self.emit("CHANNEL_HANGUP", ch)
         ch.call_state = "HANGUP"
         if ch.playback is not None:
-            ch.playback.kill(_Gone(), block=True)
+            self._stop_playback(ch, _Gone(), block=True)
 
     def _hangup_bridged(self, a: Channel, b: Channel, cause: str) -> None:
         # The order real FreeSWITCH gave for uuid_kill of a bridged leg (a1, d7, d12): a HANGUP,
@@ -738,6 +741,8 @@ class FreeSwitchSim:
     # --- the Event Socket ----------------------------------------------------------------------
 
     def _handle(self, sock: object, _addr: object) -> None:
+        # mod_event_socket sets TCP_NODELAY on every inbound listener's socket
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[attr-defined]
         lst = _Listener(self, sock)
         self.listeners.append(lst)
         writer = gevent.spawn(self._writer, lst)
@@ -1036,8 +1041,17 @@ class FreeSwitchSim:
         if ch is None:
             return "-ERR No such channel!\n"
         if ch.playback is not None:
-            ch.playback.kill(_Break(), block=False)
+            self._stop_playback(ch, _Break(), block=False)
         return "+OK\n"
+
+    def _stop_playback(self, ch: Channel, exc: Exception, *, block: bool) -> None:
+        playback, ch.playback = ch.playback, None
+        assert playback is not None
+        if not greenlet.greenlet.__bool__(playback):
+            # queued but not begun: `uuid_break all` flushes it, a hangup drops it; no events
+            playback.kill(block=False)
+        else:
+            playback.kill(exc, block=block)
 
     def _api_uuid_broadcast(self, args: list[str], arg: str) -> str:
         ch = self._chan(args)
@@ -1072,6 +1086,22 @@ class FreeSwitchSim:
         ch.set_var("transfer_history", entry if history is None else [*([history] if isinstance(history, str) else history), entry])
         self._run_app(ch, "answer", None, str(uuid_mod.uuid4()))
         self._park(ch, str(uuid_mod.uuid4()))
+
+    def _api_local_stream(self, args: list[str], arg: str) -> str:
+        # mod_local_stream; without any stream defined the module counts as not loaded, as in
+        # the lab of the captures (d6)
+        if not self.local_streams:
+            return "-ERR local_stream Command not found!\n"
+        if args[:1] != ["show"]:
+            return "-USAGE: <show|start|reload|stop|hup> <local_stream_name>\n"
+        if len(args) == 1:
+            return "".join(f"{name},/usr/share/freeswitch/sounds/music\n" for name in sorted(self.local_streams))
+        if args[1] not in self.local_streams:
+            return f"-ERR Cannot locate local_stream {args[1]}!\n"
+        return f"{args[1]}\n  location: /usr/share/freeswitch/sounds/music\n  channels: 1\n  rate:     8000\n"
+
+    def _api_file_exists(self, args: list[str], arg: str) -> str:
+        return "false"
 
     def _api_sched_del(self, args: list[str], arg: str) -> str:
         # mod_commands: a number is a task id, anything else a task group (a channel's uuid)
