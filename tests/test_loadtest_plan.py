@@ -191,3 +191,14 @@ def test_injection_file_format(tmp_path: Path, config: Config) -> None:
                   first.patience_ms)
     )  # fmt: skip
     assert all(len(line.split(";")) == 7 for line in lines[1:])
+
+
+def test_callers_who_press_nothing_are_reported_in_the_default_queue(config: Config) -> None:
+    text = BASE.replace("queues = { trading = 1 }", "queues = { trading = 1, advisory = 1 }")
+    everyone = make_plan(load_text(text, config), seed=3)
+    assert {c.queue for c in everyone.callers} == {"trading", "advisory"}
+    assert {c.digit1 for c in everyone.callers if c.queue == "advisory"} == {"2"}
+    nobody = make_plan(load_text(text + "[sipp]\nivr_share = 0.0\n", config), seed=3)
+    assert {c.queue for c in nobody.callers} == {"trading"}  # single_centre_50's default_queue
+    no_key = make_plan(load_text(text + '[sipp.digits]\nadvisory = ""\n', config), seed=3)
+    assert {c.queue for c in no_key.callers} == {"trading"}

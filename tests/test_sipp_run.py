@@ -182,3 +182,31 @@ def test_freeswitch_that_never_answers_gives_partial_results(tmp_path: Path) -> 
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert "answered none of" in summary["partial"] and summary["failed"] == summary["offered"] > 0
     assert (tmp_path / "report.partial.txt").read_text().startswith("PARTIAL RESULTS")
+
+
+def test_sim_mode_routes_the_plan_through_the_router_on_the_simulator(tmp_path: Path) -> None:
+    """--sim: no SIPp; the plan's callers and agent phones on the FreeSWITCH simulator, routed by
+    the real esl-router over ESL, reported with the same figures."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "sipp_run.py"), "--profile", str(SMOKE), "--sim",
+         "--drain", "20", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["partial"] is None and 40 <= summary["offered"] <= 50
+    outcomes = ("answered", "abandoned", "released", "refused", "failed", "unresolved")
+    assert sum(summary[o] for o in outcomes) == summary["offered"]
+    router = summary["router_metrics"]
+    assert router["router_offered"] == summary["offered"]
+    assert router["router_answered"] == summary["answered"] > 0
+    assert router["routing_latency_p50_ms"] < 50
+    agents = summary["agents"]
+    assert agents["paired"] == agents["legs"] > 0  # the router presents the caller's number
+    assert summary["fs_answer_p50_ms"] is None  # no SIP in this mode
+    assert (tmp_path / "summary.json").exists() and not (tmp_path / "commands.txt").exists()
+
+
+def test_sim_mode_runs_no_sipp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["--sim", "--loopback", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "--sim runs no SIPp" in err

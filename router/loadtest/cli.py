@@ -15,15 +15,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from router.config import Config, ConfigError, load_config
-from router.loadtest.figures import format_report
+from router.loadtest.figures import Figures, format_report
 from router.loadtest.plan import (
     SHAPES,
     LoadProfile,
+    Plan,
     load_load_profile,
     make_plan,
     shape_profile,
 )
-from router.loadtest.run import RunOptions, dry_run_text, execute, prepare, write_outputs
+from router.loadtest.run import (
+    RunOptions,
+    command_lines,
+    dry_run_text,
+    execute,
+    prepare,
+    write_outputs,
+)
 from router.loadtest.sipp import SCENARIOS, SippError, find_sipp, validate_scenario
 
 __all__ = ["main", "write_directory"]
@@ -112,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="self-test without FreeSWITCH: SIPp stand-ins answer the callers and ring the phones",
     )
+    run.add_argument(
+        "--sim",
+        action="store_true",
+        help="no SIP: the same plan through esl-router on the project's FreeSWITCH simulator (ESL)",
+    )
     run.add_argument("--validate", action="store_true", help="check that SIPp loads every scenario")
     run.add_argument(
         "--write-directory",
@@ -135,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         load = _load(args, config)
         plan = make_plan(load, args.seed)
+        if args.sim:
+            return _simulated(args, config, plan)
         options = _options(args, config)
         exe = args.sipp or "sipp"
         if not args.dry_run:
@@ -150,11 +165,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, UsageError, SippError) as exc:
         print(f"sipp_run: error: {exc}", file=sys.stderr)
         return 2
-    paths = write_outputs(fig, prep)
+    return _finish(fig, write_outputs(fig, options.out, command_lines(prep)))
+
+
+def _finish(fig: Figures, paths: Sequence[Path]) -> int:
     format_report(fig, sys.stdout)
     print(f"\nfiles: {', '.join(str(p) for p in paths)}")
     print(json.dumps(fig.summary()))
     return 1 if fig.partial else 0
+
+
+def _simulated(args: argparse.Namespace, config: Config, plan: Plan) -> int:
+    """--sim: the plan through the router on the FreeSWITCH simulator."""
+    if args.loopback or args.register or args.dry_run:
+        raise UsageError(
+            "--sim runs no SIPp: it does not go with --loopback, --register, --dry-run"
+        )
+    if not (math.isfinite(args.drain) and args.drain > 0):
+        raise UsageError(f"--drain must be above 0 seconds, not {args.drain:g}")
+    from router.loadtest.esl_sim import run_on_simulator  # gevent and the router: only here
+
+    fig = run_on_simulator(
+        plan, config, drain=args.drain, say=lambda text: print(text, file=sys.stderr, flush=True)
+    )
+    return _finish(fig, write_outputs(fig, Path(args.out)))
 
 
 def _load(args: argparse.Namespace, config: Config) -> LoadProfile:

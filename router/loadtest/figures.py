@@ -142,6 +142,7 @@ class Figures:
     sipp: Mapping[str, SippStats | None] = field(default_factory=dict)
     rtt_ms: Sequence[float] = ()
     metrics: Mapping[str, float] | None = None
+    sip: bool = True  # False: the ESL mode, where SIP-side latencies are not measured
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -209,9 +210,9 @@ class Figures:
                 to_bridge.append((c.connected - max(answered_legs)) * 1000)
         ring = [(leg.answered - leg.invite) * 1000 for leg in self.legs if leg.answered is not None]
         return {
-            "fs_answer": percentiles(fs_answer),
+            "fs_answer": percentiles(fs_answer) if self.sip else None,
             "queue_to_ring": percentiles(to_ring),
-            "answer_to_bridge": percentiles(to_bridge),
+            "answer_to_bridge": percentiles(to_bridge) if self.sip else None,
             "agent_ring": percentiles(ring),
         }
 

@@ -28,7 +28,7 @@ The run lasts from `[sim] start` (default 0) to `[sim] end`, which a load profil
 SIPp places calls evenly spaced at the current rate (not as a Poisson process), so the plan knows
 when call k will start; each call's class and queue are drawn from the streams' rates at that time
 and written, with its number, digits and patience, to the callers' CSV (one line per call, in
-order). The agents' CSV holds one line per agent leg: answer, no answer or busy, ring and talk.
+order). A caller who presses no digit is reported in the router's default queue, where it lands. The agents' CSV holds one line per agent leg: answer, no answer or busy, ring and talk.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ __all__ = [
     "LoadProfile",
     "LoadSpec",
     "Plan",
+    "default_spec",
     "draw",
     "load_load_profile",
     "make_plan",
@@ -92,6 +93,7 @@ class LoadSpec:
     service: str = "9010"
     numbers: Mapping[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_NUMBERS))
     digits: Mapping[str, str] = field(default_factory=dict)
+    default_queue: str | None = None  # where callers who press nothing go (the router's default)
     terminator: str = "#"
     ivr_share: float = 1.0
     ivr_delay: Dist = Dist("constant", 3.0)
@@ -218,12 +220,13 @@ def make_plan(load: LoadProfile, seed: int | None = None, *, margin: float = 1.1
         counters[stream.cls] += 1
         digits = spec.digits.get(stream.queue, "")
         pressed = bool(digits) and rng.random() < spec.ivr_share
+        queue = stream.queue if pressed else spec.default_queue or stream.queue
         patience = min(draw(p.patience_dist(stream.cls), rng), spec.max_hold)
         callers.append(
             CallerLine(
                 number=number,
                 cls=stream.cls,
-                queue=stream.queue,
+                queue=queue,
                 ivr_ms=_ms(draw(spec.ivr_delay, rng)) if pressed else 0,
                 digit1=digits if pressed else "-",
                 digit2=spec.terminator if pressed and spec.terminator else "-",
@@ -383,11 +386,11 @@ class _SpecParser:
     def parse(self, tbl: Any) -> LoadSpec:
         if not isinstance(tbl, dict):
             self.error("sipp", f"must be a table, not {tbl!r}")
-            return LoadSpec(digits=default_digits(self.config))
+            return default_spec(self.config)
         for key in tbl:
             if key not in (*self.KEYS, "agents"):
                 self.error(f"sipp.{key}", f"unknown key; expected one of {', '.join(self.KEYS)}")
-        spec = LoadSpec(digits=default_digits(self.config))
+        spec = default_spec(self.config)
         service = tbl.get("service", spec.service)
         if not (isinstance(service, str) and service and service.isalnum()):
             self.error("sipp.service", f"must be the number callers dial, not {service!r}")
@@ -398,6 +401,7 @@ class _SpecParser:
             service=str(service),
             numbers=self.numbers(tbl.get("numbers")),
             digits=self.digits(tbl.get("digits")),
+            default_queue=spec.default_queue,
             terminator=str(terminator),
             ivr_share=self.share(tbl, "sipp", "ivr_share", spec.ivr_share),
             ivr_delay=self.dist(tbl.get("ivr_delay", spec.ivr_delay), "sipp.ivr_delay"),
@@ -520,12 +524,16 @@ def _positive(value: Any) -> bool:
     )
 
 
+def default_spec(config: Config) -> LoadSpec:
+    """The `[sipp]` defaults for `config`: its IVR digits and default queue."""
+    default_queue = config.calls.default_queue or (config.queues[0].name if config.queues else None)
+    return LoadSpec(digits=default_digits(config), default_queue=default_queue)
+
+
 def default_digits(config: Config) -> dict[str, str]:
     """IVR digits per queue: the config's `[calls] ivr` inverted where it has one (one key per
     queue), else 1, 2, 3... in queue order (up to 9 queues)."""
-    calls = getattr(config, "calls", None)  # [calls] is newer than some configs' model
-    ivr: Mapping[str, str] = getattr(calls, "ivr", {}) or {}
-    digits = {queue: key for key, queue in ivr.items() if len(key) == 1}
+    digits = {queue: key for key, queue in config.calls.ivr.items() if len(key) == 1}
     if digits:
         return digits
     return {q.name: str(i + 1) for i, q in enumerate(config.queues[:9])}
@@ -590,6 +598,4 @@ def shape_profile(
         handle=talk,
         patience=patience,
     )
-    return _checked(
-        LoadProfile(profile, spec or LoadSpec(digits=default_digits(config))), profile.path
-    )
+    return _checked(LoadProfile(profile, spec or default_spec(config)), profile.path)

@@ -45,7 +45,15 @@ from router.loadtest.sipp import (
     register_command,
 )
 
-__all__ = ["Prepared", "RunOptions", "dry_run_text", "execute", "prepare", "write_outputs"]
+__all__ = [
+    "Prepared",
+    "RunOptions",
+    "command_lines",
+    "dry_run_text",
+    "execute",
+    "prepare",
+    "write_outputs",
+]
 
 Say = Callable[[str], None]
 
@@ -463,29 +471,25 @@ def _collect(
 # -- output files ---------------------------------------------------------------------------------
 
 
-def write_outputs(fig: Figures, prep: Prepared) -> list[Path]:
-    """report.txt, summary.json, calls.csv and legs.csv in the run's directory (`.partial`
-    before the extension when the run was cut short) plus commands.txt."""
-    out = prep.options.out.resolve()
+def write_outputs(fig: Figures, out: Path, commands: Sequence[str] = ()) -> list[Path]:
+    """report.txt, summary.json, calls.csv and legs.csv in `out` (`.partial` before the extension
+    when the run was cut short), and commands.txt when there are `commands`."""
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
     suffix = ".partial" if fig.partial else ""
-    paths = []
     report = out / f"report{suffix}.txt"
     with report.open("w", encoding="utf-8") as fh:
         format_report(fig, fh)
     summary = out / f"summary{suffix}.json"
     summary.write_text(json.dumps(fig.summary(), indent=2) + "\n", encoding="utf-8")
+    paths = [report, summary]
     paths += [
-        report,
-        summary,
         _calls_csv(fig, out / f"calls{suffix}.csv"),
         _legs_csv(fig, out / f"legs{suffix}.csv"),
     ]
-    commands = out / "commands.txt"
-    commands.write_text(
-        "\n".join(c.text() for c in prep.commands()) + "\n" + "\n".join(prep.schedule()) + "\n",
-        encoding="utf-8",
-    )
-    paths.append(commands)
+    if commands:
+        paths.append(out / "commands.txt")
+        paths[-1].write_text("\n".join(commands) + "\n", encoding="utf-8")
     return paths
 
 
@@ -525,6 +529,11 @@ def _legs_csv(fig: Figures, path: Path) -> Path:
                  rel(leg.answered), rel(leg.ended), leg.end or ""]
             )  # fmt: skip
     return path
+
+
+def command_lines(prep: Prepared) -> list[str]:
+    """The SIPp commands in start order, then the callers' rate schedule."""
+    return [c.text() for c in prep.commands()] + prep.schedule()
 
 
 def dry_run_text(prep: Prepared) -> str:
