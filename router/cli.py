@@ -2,6 +2,7 @@
 
     esl-router check-config FILE        validate a config file and summarise it
     esl-router run --config FILE        route the calls of one centre's FreeSWITCH (production)
+    esl-router agents-xml --config FILE the agents as FreeSWITCH directory users
     esl-router demo [--config FILE]     the router, a simulated FreeSWITCH and synthetic callers
                                         and agents on loopback, with live counts
     esl-router sim [--config FILE] [--profile FILE] [--out DIR]
@@ -81,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
+
+    agents_xml = sub.add_parser(
+        "agents-xml",
+        help="print the FreeSWITCH directory users of a config's agents",
+        description="Print a FreeSWITCH directory include with one user per agent of the config, "
+        "named by agent id (what the router rings with user/{agent}); see freeswitch_conf/.",
+    )
+    agents_xml.add_argument("--config", metavar="FILE", type=Path, required=True)
 
     demo = sub.add_parser(
         "demo",
@@ -202,6 +211,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _agents_xml(args: argparse.Namespace) -> int:
+    from router.fsconf import agents_xml
+
+    sys.stdout.write(agents_xml(load_config(args.config)))
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from router.run import run
 
@@ -214,7 +230,8 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handler = {"check-config": _check_config, "demo": _demo, "run": _run}.get(args.command)
+    commands = {"check-config": _check_config, "demo": _demo, "run": _run, "agents-xml": _agents_xml}
+    handler = commands.get(args.command)
     handler = handler or args.run
     try:
         return handler(args)

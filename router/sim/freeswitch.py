@@ -299,6 +299,8 @@ class FreeSwitchSim:
             self._run_app(ch, "set", f"{name}={value}", str(uuid_mod.uuid4()))
         for app, arg in apps:
             self._run_app(ch, app, arg, str(uuid_mod.uuid4()))
+            if app in ("playback", "play_and_get_digits") and ch.playback is not None:
+                ch.playback.join()  # the dialplan goes on when the application is done
         if answer:
             self._run_app(ch, "answer", None, str(uuid_mod.uuid4()))
         self._park(ch, str(uuid_mod.uuid4()))
@@ -517,6 +519,8 @@ class FreeSwitchSim:
         if app == "set" and arg and "=" in arg:
             name, _, value = arg.partition("=")
             ch.set_var(name, self._expand(ch, value))
+        elif app == "unset" and arg:
+            ch.variables.pop(arg, None)
         elif app == "sched_transfer" and arg:
             self._sched_transfer(ch, arg)
         elif app == "answer":
