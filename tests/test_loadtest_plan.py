@@ -76,8 +76,8 @@ def test_the_plan_places_calls_evenly_at_each_rate_with_the_class_mix(config: Co
     assert trading == list(range(first, first + len(trading)))
     # No patience: callers hold until max_hold (default one hour).
     assert {c.patience_ms for c in plan.callers} == {3_600_000}
-    # Every caller presses the trading queue's digit, then "#".
-    assert {(c.digit1, c.digit2, c.ivr_ms) for c in plan.callers} == {("1", "#", 3000)}
+    # Every caller presses the trading queue's digit (no terminator by default).
+    assert {(c.digit1, c.digit2, c.ivr_ms) for c in plan.callers} == {("1", "-", 3000)}
     # Two agent lines per caller (retries after a miss), all answering by default.
     assert len(plan.agents) == 2 * len(plan.callers) + 100
     assert {a.behaviour for a in plan.agents} == {"answer"}

@@ -6,11 +6,12 @@ thresholds) whose times count from the start of the run ("00:00:30" is 30 s in),
 table for what only a SIP load test needs:
 
     [sipp]
-    service = "9010"          the number callers dial (the dialplan's national number)
+    service = "95555"         the number callers dial (freeswitch_conf's national number)
     ivr_share = 0.8           share of callers who pick their service with IVR digits
     ivr_delay = 3.0           seconds from FreeSWITCH's answer to the first digit (or a table
                               { dist = "lognormal", mean = 3, cv = 0.3 })
-    terminator = "#"          sent after the digits ("" for none)
+    terminator = ""           sent after the digit: "#" if your IVR reads several digits (the
+                              shipped dialplan reads one, so none by default)
     max_hold = 3600           a caller whose patience is "none" hangs up after this many seconds
     [sipp.digits]             IVR digits per queue (default: the config's [calls] ivr, inverted;
     trading = "1"             else 1, 2, 3... in queue order)
@@ -90,11 +91,11 @@ class Agents:
 class LoadSpec:
     """The `[sipp]` table of a load profile."""
 
-    service: str = "9010"
+    service: str = "95555"
     numbers: Mapping[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_NUMBERS))
     digits: Mapping[str, str] = field(default_factory=dict)
     default_queue: str | None = None  # where callers who press nothing go (the router's default)
-    terminator: str = "#"
+    terminator: str = ""
     ivr_share: float = 1.0
     ivr_delay: Dist = Dist("constant", 3.0)
     max_hold: float = 3600.0
