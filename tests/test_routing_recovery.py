@@ -171,3 +171,19 @@ def test_hostile_caller_data_never_reaches_a_command(hostile: str) -> None:
         (originate,) = env.sent("bgapi originate")
         assert "origination_caller_id_number" not in originate  # not a number: not passed on
         assert env.kinds("ringing")[0]["call"].info.cls == "other"
+
+
+def test_reconnection_while_an_agent_rings_hangs_up_the_ring_and_requeues() -> None:
+    with routing_env(make_config(ONE_AGENT, ring_timeout=60)) as env:
+        env.agent("a1", Endpoint("answer", answer_delay=40), Endpoint("answer"))  # 2 s, then at once
+        caller = env.call()
+        (ringing,) = wait_until(lambda: env.kinds("ringing"))
+        leg = ringing["call"].leg
+        wait_until(lambda: leg in env.sim.channels)
+        for lst in list(env.sim.listeners):
+            lst.sock.close()  # type: ignore[attr-defined]
+        wait_until(lambda: env.router.conn.connects == 2, timeout=5, what="reconnection")
+        wait_until(lambda: leg not in env.sim.channels, timeout=1, what="old ring hung up")
+        new_leg = wait_until(lambda: env.bridged(caller), timeout=3, what="caller answered again")
+        assert new_leg != leg and env.router.stats.adopted == 1
+        wait_until(lambda: env.state("a1") == "on_call")

@@ -714,12 +714,10 @@ class CallRouter:
                 continue
             trigger = time.perf_counter()
             try:
-                pairs = self.core.match_all(self.now())
-            except CoreError:
-                log.exception("match_all failed")
-                continue
-            for call_id, agent in pairs:
-                self._assign(call_id, agent, trigger)
+                for call_id, agent in self.core.match_all(self.now()):
+                    self._assign(call_id, agent, trigger)
+            except Exception:  # the loop must outlive any one failure, or relaxation stops
+                log.exception("relaxation step failed")
 
     # --- reconnection and config reload (see router.routing.adopt) ------------------------------
 
