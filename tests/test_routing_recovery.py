@@ -187,3 +187,16 @@ def test_reconnection_while_an_agent_rings_hangs_up_the_ring_and_requeues() -> N
         new_leg = wait_until(lambda: env.bridged(caller), timeout=3, what="caller answered again")
         assert new_leg != leg and env.router.stats.adopted == 1
         wait_until(lambda: env.state("a1") == "on_call")
+
+
+def test_adoption_second_pass_catches_calls_show_channels_did_not_list_yet() -> None:
+    """d9: `show channels` lags the events by about a second; a caller parked just before the
+    router connected is missing from the first listing and adopted by the second pass."""
+    with routing_env(make_config(ONE_AGENT), start=False) as env:
+        env.sim.show_channels_lag = 1.0
+        env.agent("a1", Endpoint("answer"))
+        caller = env.call()  # parked while no router listens: its CHANNEL_PARK is seen by nobody
+        env.router.start()
+        assert env.router.wait_ready(5)
+        assert caller not in env.router.calls  # not listed yet
+        wait_until(lambda: env.bridged(caller), timeout=3, what="adopted by the second pass")
