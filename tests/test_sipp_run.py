@@ -5,6 +5,7 @@ whole run on loopback against the SIPp stand-ins, and a FreeSWITCH that refuses 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -66,11 +67,17 @@ def _lines(path: Path) -> int:
         (["--phones", "5090,x"], "--phones must be UDP ports"),
         (["--target", "fs:99999"], "--target must be host[:port]"),
         (["--service", "9 0"], "--service must be the number callers dial"),
+        (["--register", "example.org"], "--register needs the agents' SIP password"),
     ],
 )
 def test_bad_arguments(
-    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    args: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.delenv("ESL_ROUTER_AGENT_PASSWORD", raising=False)
     code, _, err = run([*args, "--dry-run", "--out", str(tmp_path)], capsys)
     assert code == 2 and message in err
 
@@ -117,8 +124,9 @@ def test_loopback_run_end_to_end(tmp_path: Path) -> None:
     JSON summary, the files are written, and the figures hold together."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "sipp_run.py"), "--profile", str(SMOKE),
-         "--loopback", "--drain", "10", "--out", str(tmp_path)],
+         "--loopback", "--register", "127.0.0.1", "--drain", "10", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
+        env={**os.environ, "ESL_ROUTER_AGENT_PASSWORD": "s3cret"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -134,6 +142,10 @@ def test_loopback_run_end_to_end(tmp_path: Path) -> None:
     assert "SL" in done.stdout and "by class:" in done.stdout
     for name in ("report.txt", "summary.json", "calls.csv", "legs.csv", "commands.txt"):
         assert (tmp_path / name).exists(), name
+    # Every agent of the config registered first (digest challenge answered), Contact at a phone.
+    registered = (tmp_path / "register_logs.log").read_text().count(";registered;")
+    assert registered == 50 and "registering 50 agent phones" in done.stderr
+    assert "password=s3cret]" in (tmp_path / "register.csv").read_text()
 
 
 @needs_sipp
@@ -205,6 +217,14 @@ def test_sim_mode_routes_the_plan_through_the_router_on_the_simulator(tmp_path: 
     assert agents["paired"] == agents["legs"] > 0  # the router presents the caller's number
     assert summary["fs_answer_p50_ms"] is None  # no SIP in this mode
     assert (tmp_path / "summary.json").exists() and not (tmp_path / "commands.txt").exists()
+
+
+def test_agent_password_must_fit_sipp_syntax(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ESL_ROUTER_AGENT_PASSWORD", "a]b")
+    code, _, err = run(["--register", "example.org", "--dry-run", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "must be one word without ';' or ']'" in err
 
 
 def test_sim_mode_runs_no_sipp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -228,6 +228,8 @@ def _options(args: argparse.Namespace, config: Config) -> RunOptions:
     password = os.environ.get(PASSWORD_ENV)
     if args.register and password is None:
         raise UsageError(f"--register needs the agents' SIP password in ${PASSWORD_ENV}")
+    if args.register and (not password or any(ch in password for ch in " ;]\t\r\n")):
+        raise UsageError(f"${PASSWORD_ENV} must be one word without ';' or ']' (SIPp's syntax)")
     return RunOptions(
         target=f"{host}:{port or 5060}",
         out=Path(args.out),

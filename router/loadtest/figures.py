@@ -310,10 +310,12 @@ def compute(
     interval: float,
     sl_t: Mapping[str, float],
     started: float | None = None,
+    pairing_note: bool = True,
     **extra: Any,
 ) -> Figures:
     """The figures of a run (`extra`: the other `Figures` fields). `started` defaults to the
-    first INVITE."""
+    first INVITE; `pairing_note` notes agent legs that found no caller (not in loopback, where
+    the stand-in rings the phones on its own)."""
     call_list = sorted(calls, key=lambda c: c.invite)
     if started is None:
         started = call_list[0].invite if call_list else 0.0
@@ -338,7 +340,7 @@ def compute(
     if out["unresolved"]:
         fig.notes.append(f"{out['unresolved']} calls were still waiting when the run stopped")
     unpaired = sum(1 for leg in fig.legs) - sum(len(c.legs) for c in fig.calls)
-    if fig.legs and unpaired:
+    if fig.legs and unpaired and pairing_note:
         fig.notes.append(
             f"{unpaired} of {len(fig.legs)} agent legs carried no caller number of this run "
             "(the router should present the caller's number: origination_caller_id_number)"

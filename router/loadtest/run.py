@@ -130,6 +130,21 @@ def prepare(plan: Plan, options: RunOptions, exe: str) -> Prepared:
             )
         )
     if options.register_domain and options.agents:
+        registrar = target
+        if options.loopback:  # a stand-in registrar that challenges once, then accepts
+            registrar = f"127.0.0.1:{free_udp_port()}"
+            prep.standins.append(
+                phone_command(
+                    exe,
+                    out,
+                    csv=None,
+                    local_ip="127.0.0.1",
+                    port=int(registrar.rpartition(":")[2]),
+                    control_port=free_udp_port(),
+                    scenario=SCENARIOS / "standin" / "registrar.xml",
+                    name="standin-registrar",
+                )
+            )
         reg_csv = write_csv(
             out / "register.csv",
             (
@@ -145,7 +160,7 @@ def prepare(plan: Plan, options: RunOptions, exe: str) -> Prepared:
         prep.register = register_command(
             exe,
             out,
-            target=target,
+            target=registrar,
             csv=reg_csv,
             count=len(options.agents),
             expires=options.register_expires,
@@ -465,6 +480,7 @@ def _collect(
         if before is not None and after is not None
         else None,
         notes=notes,
+        pairing_note=not prep.options.loopback,
     )
 
 

@@ -137,7 +137,7 @@ def phone_command(
     exe: str,
     out: Path,
     *,
-    csv: Path,
+    csv: Path | None,
     local_ip: str,
     port: int,
     control_port: int,
