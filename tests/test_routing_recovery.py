@@ -97,8 +97,8 @@ def test_dropped_connection_reconnects_and_reconciles() -> None:
         wait_until(lambda: not env.router.conn.connected, what="disconnect noticed")
         env.sim.caller_hangup(gone)  # while we are away: its HANGUP is never seen
         wait_until(lambda: env.router.conn.connects == 2, timeout=5, what="reconnection")
-        wait_until(lambda: env.router.core.waiting_calls() == [waiting], what="reconciled queue")
-        assert env.router.stats.lost == 1
+        wait_until(lambda: env.router.stats.lost == 1, what="the vanished call closed out")
+        assert env.router.core.waiting_calls() == [waiting]
         env.agent("a1", Endpoint("answer"))
         env.router.agent_ready("a1")
         wait_until(lambda: env.bridged(waiting), what="adopted call answered")
