@@ -4,11 +4,13 @@ whole run on loopback against the SIPp stand-ins, and a FreeSWITCH that refuses 
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -68,6 +70,7 @@ def _lines(path: Path) -> int:
         (["--target", "fs:99999"], "--target must be host[:port]"),
         (["--service", "9 0"], "--service must be the number callers dial"),
         (["--register", "example.org"], "--register needs the agents' SIP password"),
+        (["--target", "no-such-host.invalid:5060"], "cannot reach --target no-such-host.invalid"),
     ],
 )
 def test_bad_arguments(
@@ -118,16 +121,46 @@ def test_write_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert not any(line.endswith(",other") for line in lines)
 
 
+class _Metrics(http.server.BaseHTTPRequestHandler):
+    """A router's /metrics stand-in: every read finds 7 more calls routed."""
+
+    reads = 0
+
+    def do_GET(self) -> None:
+        type(self).reads += 1
+        body = (
+            f"# TYPE esl_router_calls_total counter\nesl_router_calls_total {7 * self.reads}\n"
+            f"esl_router_dispatch_seconds_sum {0.002 * self.reads}\n"
+            f"esl_router_dispatch_seconds_count {4 * self.reads}\n"
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @needs_sipp
 def test_loopback_run_end_to_end(tmp_path: Path) -> None:
-    """The whole harness as a load tester runs it, against the stand-ins: the last line is the
-    JSON summary, the files are written, and the figures hold together."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "sipp_run.py"), "--profile", str(SMOKE),
-         "--loopback", "--register", "127.0.0.1", "--drain", "10", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
-        env={**os.environ, "ESL_ROUTER_AGENT_PASSWORD": "s3cret"},
-    )  # fmt: skip
+    """The whole harness as a load tester runs it, against the stand-ins: agents registered
+    first, the router's metrics read before and after, the last line the JSON summary, the files
+    written, and figures that hold together."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "sipp_run.py"), "--profile", str(SMOKE),
+             "--loopback", "--register", "127.0.0.1", "--drain", "10", "--out", str(tmp_path),
+             "--metrics-url", f"http://127.0.0.1:{server.server_port}/metrics"],
+            capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
+            env={**os.environ, "ESL_ROUTER_AGENT_PASSWORD": "s3cret"},
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["partial"] is None
@@ -146,6 +179,9 @@ def test_loopback_run_end_to_end(tmp_path: Path) -> None:
     registered = (tmp_path / "register_logs.log").read_text().count(";registered;")
     assert registered == 50 and "registering 50 agent phones" in done.stderr
     assert "password=s3cret]" in (tmp_path / "register.csv").read_text()
+    metrics = summary["router_metrics"]
+    assert metrics["esl_router_calls_total"] == 7  # read twice: the change over the run
+    assert metrics["esl_router_dispatch_seconds_mean"] == pytest.approx(0.0005)
 
 
 @needs_sipp

@@ -117,7 +117,12 @@ def prepare(plan: Plan, options: RunOptions, exe: str) -> Prepared:
     else:
         target = options.target
         host, _, sip_port = target.rpartition(":")
-        local_ip = options.local_ip or local_ip_towards(host or target, int(sip_port or 5060))
+        try:
+            local_ip = options.local_ip or local_ip_towards(host or target, int(sip_port or 5060))
+        except OSError as exc:
+            raise SippError(
+                f"cannot reach --target {target} ({exc}); check it or give --local-ip"
+            ) from exc
         phones = options.phones
     prep = Prepared(plan, options, target, local_ip)
     callers_csv = write_csv(out / "callers.csv", (c.row() for c in plan.callers))
