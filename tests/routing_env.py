@@ -130,6 +130,10 @@ class Env:
     def state(self, agent: str) -> str:
         return str(self.router.core.agent_info(agent)["state"])
 
+    def agent_states(self, agent: str) -> list[str]:
+        """The states `agent` went through, in order, as the router reported them."""
+        return [d["state"] for k, d in self.steps if k == "agent" and d["agent"] == agent]
+
     def kinds(self, kind: str) -> list[dict[str, Any]]:
         """Every reported step of one kind ("ringing", "missed", "bridged", ...)."""
         return [d for k, d in self.steps if k == kind]

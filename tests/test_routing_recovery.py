@@ -79,8 +79,7 @@ def test_restarted_router_adopts_a_conversation_and_kills_orphan_agent_legs() ->
             wait_until(lambda: env.bridged(ringing), what="re-adopted caller answered")
             assert env.bridged(talking) == talking_leg
             env.sim.caller_hangup(talking)
-            wait_until(lambda: successor.core.agent_info("a1")["state"] == "wrap_up")
-            wait_until(lambda: successor.core.agent_info("a1")["state"] == "available")
+            wait_until(lambda: env.agent_states("a1")[-2:] == ["wrap_up", "available"])
         finally:
             successor.stop()
 
@@ -143,13 +142,13 @@ def test_reload_that_would_orphan_waiting_calls_is_refused() -> None:
 
 
 def test_dialplan_voicemail_fallback_is_cancelled_when_the_router_takes_the_call() -> None:
-    apps = [("sched_transfer", "+2 voicemail XML default"), ("set", "esl_router_fallback=${last_sched_id}")]
+    apps = [("sched_transfer", "+10 voicemail XML default"), ("set", "esl_router_fallback=${last_sched_id}")]
     with routing_env(make_config(ONE_AGENT)) as env:
         env.router.agent_logout("a1")
         caller = env.call(apps=apps)
         task = wait_until(lambda: env.sim.channels[caller].get_var("esl_router_fallback"))
         wait_until(lambda: env.sent(f"api sched_del {task}"), what="sched_del")
-        gevent.sleep(0.2)  # 2 s at the time scale: the fallback would have fired by now
+        gevent.sleep(0.6)  # 10 s at the time scale: the fallback would have fired by now
         assert env.sim.channels[caller].dest == "9010" and env.sim.channels[caller].parked
 
 
