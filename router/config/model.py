@@ -145,6 +145,18 @@ class CallSettings:
     """Queue of calls that name none (None: the first queue)."""
     ivr: Mapping[str, str] = field(default_factory=dict)
     """IVR digits (``esl_router_digits``) -> queue, for calls that name no queue."""
+    max_expected_wait: float = 0.0
+    """Admission: refuse a line to a caller (not of `exempt_classes`) whose queue's expected
+    wait is over this many seconds, or who nobody is staffed to answer; 0 disables the check."""
+    exempt_classes: tuple[str, ...] = ("trading",)
+    """Classes never refused for their max line share or the expected wait (only for no free line)."""
+    refuse_action: str = "hangup"
+    """What a caller refused a line gets: ``hangup`` (after `refuse_message`) or ``transfer``
+    (to `refuse_extension`: voicemail, self-service IVR, callback offer...)."""
+    refuse_extension: str | None = None
+    """Dialplan extension a refused caller is transferred to (``uuid_transfer``)."""
+    refuse_message: str | None = "ivr/ivr-all_circuits_busy.wav"
+    """Played to a refused caller before the hangup (None: hang up at once)."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from router.config.model import CallSettings, EslSettings
 # endpoint check (no space, comma, brace or quote can reach the originate command).
 _ENDPOINT = re.compile(r"[A-Za-z0-9_./@:+*#=-]+")
 _DIGITS = re.compile(r"[0-9*#]{1,16}")
+_EXTENSION = re.compile(r"[A-Za-z0-9_.+*#-]{1,64}")
+REFUSE_ACTIONS = ("hangup", "transfer")
 
 
 def parse_esl(checker: Checker, value: Any) -> EslSettings:
@@ -57,6 +59,11 @@ def parse_calls(checker: Checker, value: Any, queue_names: list[str]) -> CallSet
         "fallback_music",
         "default_queue",
         "ivr",
+        "max_expected_wait",
+        "exempt_classes",
+        "refuse_action",
+        "refuse_extension",
+        "refuse_message",
     )
     tbl = checker.table(value, "calls", allowed)
     if tbl is None:
@@ -96,6 +103,33 @@ def parse_calls(checker: Checker, value: Any, queue_names: list[str]) -> CallSet
             )
             default_queue = None
     ivr = _ivr(checker, tbl.get("ivr", {}), queue_names)
+    max_ewt = _seconds(checker, tbl, "max_expected_wait", d.max_expected_wait)
+    exempt = d.exempt_classes
+    if "exempt_classes" in tbl:
+        got_list = checker.string_list(tbl, "calls", "exempt_classes")
+        if got_list is not None:
+            exempt = tuple(got_list)
+    action = checker.choice(
+        tbl, "calls", "refuse_action", REFUSE_ACTIONS, default=d.refuse_action
+    ) or d.refuse_action
+    extension = d.refuse_extension
+    if "refuse_extension" in tbl:
+        got = checker.string(tbl, "calls", "refuse_extension", nonempty=True)
+        if got is not None and not _EXTENSION.fullmatch(got):
+            checker.error(
+                "calls.refuse_extension", f"{got!r}: use letters, digits and _.+*#- only"
+            )
+        elif got is not None:
+            extension = got
+    if action == "transfer" and extension is None:
+        checker.error(
+            "calls.refuse_extension",
+            'is required with refuse_action = "transfer" (e.g. the voicemail extension)',
+        )
+    message = d.refuse_message
+    if "refuse_message" in tbl:
+        message = _media(checker, tbl, "refuse_message", d.refuse_message or "")
+        message = message or None
     return CallSettings(
         agent_endpoint=endpoint,
         ring_timeout=ring or d.ring_timeout,
@@ -106,6 +140,11 @@ def parse_calls(checker: Checker, value: Any, queue_names: list[str]) -> CallSet
         fallback_music=music["fallback_music"],
         default_queue=default_queue,
         ivr=ivr,
+        max_expected_wait=max_ewt,
+        exempt_classes=exempt,
+        refuse_action=action,
+        refuse_extension=extension,
+        refuse_message=message,
     )
 
 

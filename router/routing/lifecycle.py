@@ -4,6 +4,10 @@
 parks with ``esl_router_queue`` set. Each call then runs as one greenlet that reads top to bottom
 (`CallRouter._flow`):
 
+    admit             a new caller gets a line unless its class is over its share of the
+                      centre's lines or its queue's expected wait is too long
+                      (`router.routing.admission`); a refused caller is transferred or hears a
+                      message and is hung up, as configured
     take the call     classify, enqueue in the core (keeping an earlier enqueue time if the
                       channel carries one), ask the core for an agent at once; then, beside the
                       flow, cancel the dialplan's voicemail fallback, note the enqueue time on the
@@ -36,6 +40,7 @@ bridged calls as conversations in progress; agent legs nobody tracks any more ar
 
 from __future__ import annotations
 
+import collections
 import logging
 import re
 import time
@@ -53,6 +58,7 @@ from router.config import Config, ConfigError
 from router.esl import protocol
 from router.esl.connection import ConnectionLost, ESLConnection, ESLError, NotConnected
 from router.esl.protocol import ApiResponse, Event, EventValue, UnsafeValueError
+from router.routing import admission
 from router.routing.classify import Classification, classify
 from router.routing.directory import Directory, load_directory
 from router.routing.stats import Stats
@@ -179,6 +185,7 @@ class CallRouter:
         self._kick = gevent.event.Event()
         self._relaxer: gevent.Greenlet | None = None
         self._retired: set[str] = set()
+        self._refusing: set[str] = set()
         self.conn = ESLConnection(
             host or config.esl.host,
             port or config.esl.port,
@@ -290,8 +297,21 @@ class CallRouter:
             return None
         if uuid in self.calls:
             return None
+        if uuid in self._refusing:
+            return None
         info = classify(headers, self.config, self.directory)
         now = self.now()
+        if not adopted:
+            reason = self._admission(info, now)
+            if reason is not None:
+                self._refusing.add(uuid)
+                self.stats.refused[reason] += 1
+                self.stats.refused_classes[info.cls] += 1
+                log.info("call %s (%s, %s): no line (%s)", uuid, info.cls, info.queue, reason)
+                self._emit("refused", uuid=uuid, info=info, reason=reason)
+                gevent.spawn(self._refuse, uuid, info, reason)
+                return None
+            self.stats.admitted[info.cls] += 1
         enqueued_at = now if info.enqueued_at is None else min(info.enqueued_at, now)
         call = Call(uuid, info, enqueued_at, self.conn.connects, trigger=trigger)
         self.calls[uuid] = call
@@ -303,6 +323,61 @@ class CallRouter:
             log.info("call %s: %s", uuid, note)
         call.flow = gevent.spawn(self._flow, call)
         return call
+
+    # --- admission (router.routing.admission) ---------------------------------------------------
+
+    def _admission(self, info: Classification, now: float) -> str | None:
+        """None to give the caller a line, else why not (see `admission.decide`)."""
+        centre = next((c for c in self.config.centres if c.name == self.config.centre), None)
+        used: collections.Counter[str] = collections.Counter(
+            c.info.cls for c in self.calls.values() if c.state != "done"
+        )
+        ewt: float | None = None
+        if self.settings.max_expected_wait > 0:
+            try:
+                ewt = self.core.expected_wait(info.queue, info.cls, now)
+            except CoreError as exc:
+                log.warning("expected wait of %s unknown: %s", info.queue, exc)
+        return admission.decide(
+            centre,
+            used,
+            info.cls,
+            ewt,
+            max_expected_wait=self.settings.max_expected_wait,
+            exempt=self.settings.exempt_classes,
+        )
+
+    def _refuse(self, uuid: str, info: Classification, reason: str) -> None:
+        """Offer a caller refused a line the configured alternative (transfer, or a message and
+        hangup). The queue variable is unset first, so that the channel is never taken again."""
+        settings = self.settings
+        try:
+            if info.fallback_task is not None:
+                self.conn.api("sched_del", info.fallback_task)
+            self.conn.api("uuid_setvar", uuid, "esl_router_queue")
+            self.conn.api("uuid_setvar", uuid, "esl_router_refused", reason)
+            if settings.refuse_action == "transfer" and settings.refuse_extension is not None:
+                reply: ApiResponse = self.conn.api("uuid_transfer", uuid, settings.refuse_extension)
+                if not reply.ok:
+                    log.warning("call %s: transfer refused: %s", uuid, reply.body.strip())
+            else:
+                if settings.refuse_message:
+                    self.conn.command(
+                        protocol.sendmsg_execute(
+                            uuid, "playback", settings.refuse_message,
+                            event_uuid=protocol.new_uuid(), event_lock=True,
+                        )
+                    )
+                self.conn.command(
+                    protocol.sendmsg_execute(
+                        uuid, "hangup", "NORMAL_CIRCUIT_CONGESTION",
+                        event_uuid=protocol.new_uuid(), event_lock=True,
+                    )
+                )
+        except (ESLError, TimeoutError, UnsafeValueError) as exc:
+            log.warning("call %s: offering the alternative failed: %s", uuid, exc)
+        finally:
+            self._refusing.discard(uuid)
 
     # --- one call, top to bottom ----------------------------------------------------------------
 

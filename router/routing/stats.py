@@ -28,6 +28,12 @@ class Stats:
     """Times a call went back to the queue because the agent did not take it."""
     lost: int = 0
     """Calls that vanished while the router was not connected (their end was not seen)."""
+    admitted: collections.Counter[str] = field(default_factory=collections.Counter)
+    """New calls given a line, by caller class (adopted calls are not counted again)."""
+    refused: collections.Counter[str] = field(default_factory=collections.Counter)
+    """New calls refused a line, by reason (router.routing.admission.REASONS)."""
+    refused_classes: collections.Counter[str] = field(default_factory=collections.Counter)
+    """New calls refused a line, by caller class."""
     misses: collections.Counter[str] = field(default_factory=collections.Counter)
     """Agent legs that did not answer, by FreeSWITCH cause (NO_ANSWER, USER_BUSY, ...)."""
     answer_waits: collections.deque[float] = field(

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import gevent  # type: ignore[import-untyped]
 import gevent.event  # type: ignore[import-untyped]
+import gevent.lock  # type: ignore[import-untyped]
 import gevent.queue  # type: ignore[import-untyped]
 import gevent.server  # type: ignore[import-untyped]
 import greenlet  # type: ignore[import-untyped]
@@ -220,6 +221,7 @@ class FreeSwitchSim:
         self._sched_ids = 0
         self.core_uuid = str(uuid_mod.uuid4())
         self.channels: dict[str, Channel] = {}
+        self._exec_locks: dict[str, gevent.lock.Semaphore] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self._next_endpoints: dict[str, list[Endpoint]] = {}
         self.listeners: list[_Listener] = []
@@ -894,9 +896,23 @@ class FreeSwitchSim:
             app = headers.get("execute-app-name", "")
             arg = headers.get("execute-app-arg")
             app_uuid = headers.get("Event-UUID") or str(uuid_mod.uuid4())
-            gevent.spawn(self._sendmsg_execute, ch, app, arg, app_uuid)
+            if headers.get("event-lock") == "true":
+                gevent.spawn(self._sendmsg_locked, ch, app, arg, app_uuid)
+            else:
+                gevent.spawn(self._sendmsg_execute, ch, app, arg, app_uuid)
         elif command == "hangup":
             gevent.spawn(self._hangup, ch, headers.get("hangup-cause", "NORMAL_CLEARING"))
+
+    def _sendmsg_locked(self, ch: Channel, app: str, arg: str | None, app_uuid: str) -> None:
+        """``event-lock: true``: the channel runs the application to its end before the next
+        locked one (a playback then a hangup is heard whole, as in FreeSWITCH)."""
+        lock = self._exec_locks.setdefault(ch.uuid, gevent.lock.Semaphore())
+        with lock:
+            self._sendmsg_execute(ch, app, arg, app_uuid)
+            if app in ("playback", "play_and_get_digits") and ch.playback is not None:
+                ch.playback.join()
+        if ch.gone:
+            self._exec_locks.pop(ch.uuid, None)
 
     def _sendmsg_execute(self, ch: Channel, app: str, arg: str | None, app_uuid: str) -> None:
         if app == "park":
