@@ -125,6 +125,22 @@ class EslSettings:
 
 
 @dataclass(frozen=True)
+class Overflow:
+    """``[[calls.overflow]]``: after `after` seconds of waiting (counted from the enqueue time), a
+    call of `queue` and `cls` (None: any) still waiting leaves it: to the queue `to` (keeping its
+    enqueue time) or, by ``uuid_transfer``, to the dialplan extension `extension`."""
+
+    after: float
+    queue: str | None = None
+    cls: str | None = None
+    to: str | None = None
+    extension: str | None = None
+
+    def matches(self, queue: str, cls: str) -> bool:
+        return self.queue in (None, queue) and self.cls in (None, cls)
+
+
+@dataclass(frozen=True)
 class CallSettings:
     """``[calls]``: how the router handles each call (see router/routing/lifecycle.py)."""
 
@@ -157,6 +173,11 @@ class CallSettings:
     """Dialplan extension a refused caller is transferred to (``uuid_transfer``)."""
     refuse_message: str | None = "ivr/ivr-all_circuits_busy.wav"
     """Played to a refused caller before the hangup (None: hang up at once)."""
+    overflow: tuple[Overflow, ...] = ()
+    """Maximum waits per queue and class, in config order: the first rule that matches applies."""
+
+    def overflow_for(self, queue: str, cls: str) -> Overflow | None:
+        return next((o for o in self.overflow if o.matches(queue, cls)), None)
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,9 @@ class _Parser(Checker):
         router_centre = self.parse_router(top.get("router"), centre_names)
         customers = self.parse_customers(top.get("customers"))
         esl = parse_esl(self, top.get("esl"))
-        calls = parse_calls(self, top.get("calls"), [q.name for q in queues])
+        calls = parse_calls(
+            self, top.get("calls"), [q.name for q in queues], [c.name for c in classes]
+        )
         if self.problems:
             raise ConfigError(self.path, self.problems)
         config = Config(

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from router.config.checks import Checker, choices
-from router.config.model import CallSettings, EslSettings
+from router.config.model import CallSettings, EslSettings, Overflow
 
 # What may appear in a dial string around {agent}: the characters of router.esl.protocol's
 # endpoint check (no space, comma, brace or quote can reach the originate command).
@@ -45,7 +45,9 @@ def parse_esl(checker: Checker, value: Any) -> EslSettings:
     return EslSettings(host or "127.0.0.1", port or 8021, password)
 
 
-def parse_calls(checker: Checker, value: Any, queue_names: list[str]) -> CallSettings:
+def parse_calls(
+    checker: Checker, value: Any, queue_names: list[str], class_names: list[str] | None = None
+) -> CallSettings:
     """`[calls]`: agent dial string, ring timeout, wrap-up, misses, hold music, IVR map."""
     if value is None:
         return CallSettings()
@@ -64,6 +66,7 @@ def parse_calls(checker: Checker, value: Any, queue_names: list[str]) -> CallSet
         "refuse_action",
         "refuse_extension",
         "refuse_message",
+        "overflow",
     )
     tbl = checker.table(value, "calls", allowed)
     if tbl is None:
@@ -121,6 +124,7 @@ def parse_calls(checker: Checker, value: Any, queue_names: list[str]) -> CallSet
             )
         elif got is not None:
             extension = got
+    overflow = _overflow(checker, tbl.get("overflow", []), queue_names, class_names or [])
     if action == "transfer" and extension is None:
         checker.error(
             "calls.refuse_extension",
@@ -145,6 +149,7 @@ def parse_calls(checker: Checker, value: Any, queue_names: list[str]) -> CallSet
         refuse_action=action,
         refuse_extension=extension,
         refuse_message=message,
+        overflow=overflow,
     )
 
 
@@ -183,3 +188,42 @@ def _ivr(checker: Checker, value: Any, queue_names: list[str]) -> dict[str, str]
         else:
             result[digits] = queue
     return result
+
+
+def _overflow(
+    checker: Checker, value: Any, queue_names: list[str], class_names: list[str]
+) -> tuple[Overflow, ...]:
+    """``[[calls.overflow]]``: queue, class (optional), after (seconds), and one of to / extension."""
+    if not isinstance(value, list):
+        checker.error("calls.overflow", "must be an array of tables ([[calls.overflow]])")
+        return ()
+    rules = []
+    for i, item in enumerate(value):
+        key = f"calls.overflow[{i}]"
+        tbl = checker.table(item, key, ("queue", "class", "after", "to", "extension"), required=("after",))
+        if tbl is None:
+            continue
+        after = checker.number(tbl, key, "after")
+        if after is not None and after < 0:
+            checker.error(f"{key}.after", f"must be >= 0 seconds, not {after:g}")
+            after = None
+        names: dict[str, str | None] = {}
+        for name, known in (("queue", queue_names), ("class", class_names), ("to", queue_names)):
+            got = checker.string(tbl, key, name, nonempty=True) if name in tbl else None
+            if got is not None and known and got not in known:
+                checker.error(f"{key}.{name}", f"unknown {'class' if name == 'class' else 'queue'} {got!r}; {choices(got, known)}")
+                got = None
+            names[name] = got
+        extension = checker.string(tbl, key, "extension", nonempty=True) if "extension" in tbl else None
+        if extension is not None and not _EXTENSION.fullmatch(extension):
+            checker.error(f"{key}.extension", f"{extension!r}: use letters, digits and _.+*#- only")
+            extension = None
+        if ("to" in tbl) == ("extension" in tbl):
+            checker.error(key, "give exactly one of to (another queue) or extension (voicemail...)")
+            continue
+        if names["to"] is not None and names["to"] == names["queue"]:
+            checker.error(f"{key}.to", "overflows to its own queue; name another queue")
+            continue
+        if after is not None and (names["to"] is not None or extension is not None):
+            rules.append(Overflow(after, names["queue"], names["class"], names["to"], extension))
+    return tuple(rules)

@@ -231,6 +231,11 @@ def apply_config(router: CallRouter, config: Config, directory: Directory | None
     for call_id, agent_id in router.core.match_all(router.now()):
         router._assign(call_id, agent_id, trigger)
     router._kick.set()
+    from router.routing.lifecycle import _WAKE
+
+    for call in list(router.calls.values()):
+        if call.state == "waiting" and call.agent is None:
+            call.inbox.put(_WAKE)  # its flow reads the new maximum waits
     log.info(
         "config %s applied: %d queue(s), %d agent(s) (%d new)",
         config.path,

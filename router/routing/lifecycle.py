@@ -41,6 +41,7 @@ bridged calls as conversations in progress; agent legs nobody tracks any more ar
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import re
 import time
@@ -55,6 +56,7 @@ import gevent.queue  # type: ignore[import-untyped]
 from router._core import Core, CoreError
 from router.clock import Clock, SystemClock
 from router.config import Config, ConfigError
+from router.config.model import Overflow
 from router.esl import protocol
 from router.esl.connection import ConnectionLost, ESLConnection, ESLError, NotConnected
 from router.esl.protocol import ApiResponse, Event, EventValue, UnsafeValueError
@@ -131,6 +133,8 @@ class Call:
     trigger: float | None = None
     """perf_counter() of the event that made the current match possible (dispatch latency)."""
     stale: bool = False
+    visited: set[str] = field(default_factory=set)
+    """Queues the call overflowed out of (never overflowed back into)."""
     flow: gevent.Greenlet | None = field(default=None, repr=False)
     side: gevent.Greenlet | None = field(default=None, repr=False)
 
@@ -386,6 +390,9 @@ class CallRouter:
             self._enqueue(call)
             while True:
                 agent = self._wait_for_agent(call)
+                if agent is None:  # overflowed to an extension: no longer ours
+                    self._forget(call)
+                    return
                 if self._ring(call, agent):
                     break
             self._talk(call)
@@ -424,7 +431,7 @@ class CallRouter:
         if call.agent is not None and call.agent in self.phones:
             self._agent_ready(call.agent)
 
-    def _enqueue(self, call: Call) -> None:
+    def _enqueue(self, call: Call, *, music: bool = True) -> None:
         info = call.info
         now = self.now()
         self.core.enqueue(
@@ -446,7 +453,8 @@ class CallRouter:
             self._emit("queued", call=call, position=position, ewt=ewt)
         self._kick.set()
         # Beside the flow, so that a ring decided just now goes out first.
-        call.side = gevent.spawn(self._settle, call)
+        if music:
+            call.side = gevent.spawn(self._settle, call)
 
     def _settle(self, call: Call) -> None:
         """Cancel the dialplan's voicemail fallback, note the enqueue time, start hold music."""
@@ -492,10 +500,45 @@ class CallRouter:
             )
             self._music = self.settings.fallback_music
 
-    def _wait_for_agent(self, call: Call) -> str:
+    def _wait_for_agent(self, call: Call) -> str | None:
+        """The agent the core assigns; None when the call overflowed out of our hands."""
         while call.agent is None:
-            self._next(call)
+            rule = self.settings.overflow_for(call.info.queue, call.info.cls)
+            if rule is not None and (rule.to is None or rule.to not in call.visited):
+                timeout = max(0.0, call.enqueued_at + rule.after - self.now())
+                if self._next(call, timeout=timeout) is None and call.agent is None:
+                    if self._overflow(call, rule):
+                        return None
+            else:
+                self._next(call)
         return call.agent
+
+    def _overflow(self, call: Call, rule: Overflow) -> bool:
+        """Maximum wait reached: to another queue keeping the enqueue time (False, the flow goes
+        on waiting), or transferred to an extension (True: the call leaves the router)."""
+        now = self.now()
+        old = call.info.queue
+        self.stats.overflowed[f"{old}->{rule.to or rule.extension}"] += 1
+        if rule.to is not None:
+            call.visited.add(old)
+            self.core.remove_call(call.uuid, now)
+            call.info = dataclasses.replace(call.info, queue=rule.to)
+            log.info("call %s: waited %.1fs in %s: now in %s", call.uuid, now - call.enqueued_at, old, rule.to)
+            self._esl(call, self.conn.api, "uuid_setvar", call.uuid, "esl_router_queue", rule.to)
+            self._emit("overflow", call=call, queue=old, to=rule.to, wait=now - call.enqueued_at)
+            self._enqueue(call, music=False)
+            return False
+        assert rule.extension is not None
+        self.core.remove_call(call.uuid, now)
+        call.state = "done"
+        log.info("call %s: waited %.1fs in %s: to %s", call.uuid, now - call.enqueued_at, old, rule.extension)
+        self._emit("overflow", call=call, queue=old, to=rule.extension, wait=now - call.enqueued_at)
+        self._esl(call, self.conn.api, "uuid_setvar", call.uuid, "esl_router_queue")
+        self._esl(call, self.conn.api, "uuid_break", call.uuid, "all")
+        reply: ApiResponse = self._esl(call, self.conn.api, "uuid_transfer", call.uuid, rule.extension)
+        if not reply.ok:
+            log.warning("call %s: transfer to %s failed: %s", call.uuid, rule.extension, reply.body.strip())
+        return True
 
     def _ring(self, call: Call, agent: str) -> bool:
         """Ring `agent` for `call`; True once bridged, False when the agent did not take it."""

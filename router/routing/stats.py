@@ -34,6 +34,8 @@ class Stats:
     """New calls refused a line, by reason (router.routing.admission.REASONS)."""
     refused_classes: collections.Counter[str] = field(default_factory=collections.Counter)
     """New calls refused a line, by caller class."""
+    overflowed: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Calls that reached their maximum wait, by "queue->destination" (queue or extension)."""
     misses: collections.Counter[str] = field(default_factory=collections.Counter)
     """Agent legs that did not answer, by FreeSWITCH cause (NO_ANSWER, USER_BUSY, ...)."""
     answer_waits: collections.deque[float] = field(
