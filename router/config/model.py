@@ -173,6 +173,14 @@ class CallSettings:
     """Dialplan extension a refused caller is transferred to (``uuid_transfer``)."""
     refuse_message: str | None = "ivr/ivr-all_circuits_busy.wav"
     """Played to a refused caller before the hangup (None: hang up at once)."""
+    announce_every: float = 0.0
+    """Seconds between position / expected-wait announcements to a waiting caller (0: none)."""
+    announce_position: str = "ivr/ivr-you_are_number.wav"
+    """Played before the caller's position (then ``say <language> number pronounced N``)."""
+    announce_wait: str = "ivr/ivr-hold_time_is.wav"
+    """Played before the expected wait (``say <language> time_measurement pronounced S``)."""
+    announce_language: str = "en"
+    """The ``say`` module/language of the announcements."""
     overflow: tuple[Overflow, ...] = ()
     """Maximum waits per queue and class, in config order: the first rule that matches applies."""
 

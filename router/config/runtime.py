@@ -67,6 +67,10 @@ def parse_calls(
         "refuse_extension",
         "refuse_message",
         "overflow",
+        "announce_every",
+        "announce_position",
+        "announce_wait",
+        "announce_language",
     )
     tbl = checker.table(value, "calls", allowed)
     if tbl is None:
@@ -124,6 +128,18 @@ def parse_calls(
             )
         elif got is not None:
             extension = got
+    announce_every = _seconds(checker, tbl, "announce_every", d.announce_every)
+    announce = {
+        name: _media(checker, tbl, name, getattr(d, name))
+        for name in ("announce_position", "announce_wait")
+    }
+    language = d.announce_language
+    if "announce_language" in tbl:
+        got = checker.string(tbl, "calls", "announce_language", nonempty=True)
+        if got is not None and not _EXTENSION.fullmatch(got):
+            checker.error("calls.announce_language", f"{got!r}: a say module name, e.g. en")
+        elif got is not None:
+            language = got
     overflow = _overflow(checker, tbl.get("overflow", []), queue_names, class_names or [])
     if action == "transfer" and extension is None:
         checker.error(
@@ -150,6 +166,10 @@ def parse_calls(
         refuse_extension=extension,
         refuse_message=message,
         overflow=overflow,
+        announce_every=announce_every,
+        announce_position=announce["announce_position"],
+        announce_wait=announce["announce_wait"],
+        announce_language=language,
     )
 
 

@@ -135,6 +135,8 @@ class Call:
     stale: bool = False
     visited: set[str] = field(default_factory=set)
     """Queues the call overflowed out of (never overflowed back into)."""
+    announce_at: float | None = None
+    """When the next position announcement is due (clock time)."""
     flow: gevent.Greenlet | None = field(default=None, repr=False)
     side: gevent.Greenlet | None = field(default=None, repr=False)
 
@@ -504,14 +506,62 @@ class CallRouter:
         """The agent the core assigns; None when the call overflowed out of our hands."""
         while call.agent is None:
             rule = self.settings.overflow_for(call.info.queue, call.info.cls)
-            if rule is not None and (rule.to is None or rule.to not in call.visited):
-                timeout = max(0.0, call.enqueued_at + rule.after - self.now())
-                if self._next(call, timeout=timeout) is None and call.agent is None:
-                    if self._overflow(call, rule):
-                        return None
-            else:
-                self._next(call)
+            if rule is not None and rule.to is not None and rule.to in call.visited:
+                rule = None
+            every = self.settings.announce_every
+            if every > 0 and call.announce_at is None:
+                call.announce_at = self.now() + every
+            deadlines = [call.enqueued_at + rule.after] if rule is not None else []
+            if every > 0 and call.announce_at is not None:
+                deadlines.append(call.announce_at)
+            timeout = max(0.0, min(deadlines) - self.now()) if deadlines else None
+            if self._next(call, timeout=timeout) is not None or call.agent is not None:
+                continue
+            now = self.now()
+            if rule is not None and now >= call.enqueued_at + rule.after:
+                if self._overflow(call, rule):
+                    return None
+            elif every > 0 and call.announce_at is not None and now >= call.announce_at:
+                call.announce_at = now + every
+                self._announce(call)
         return call.agent
+
+    def _announce(self, call: Call) -> None:
+        """Tell a waiting caller their position and expected wait (`core.call_position`), then
+        the music again: ``uuid_break`` of the music, then event-locked ``sendmsg``s that run in
+        order (playback, ``say``, playback, ``say``, music). Beside the flow: a ring decided
+        meanwhile is not delayed, and the bridge waits for it (`_bridge`)."""
+        try:
+            position, ewt = self.core.call_position(call.uuid, self.now())
+        except CoreError:
+            return
+        if call.side is not None and not call.side.ready():
+            return  # the previous announcement (or the first music) is still being sent
+        self._emit("announce", call=call, position=position, ewt=ewt)
+        call.side = gevent.spawn(self._send_announcement, call, position, ewt)
+
+    def _send_announcement(self, call: Call, position: int, ewt: float | None) -> None:
+        s = self.settings
+        say = f"{s.announce_language} number pronounced {position}"
+        steps: list[tuple[str, str]] = [("playback", s.announce_position), ("say", say)]
+        if ewt is not None:
+            wait = f"{s.announce_language} time_measurement pronounced {max(0, round(ewt))}"
+            steps += [("playback", s.announce_wait), ("say", wait)]
+        steps.append(("playback", self._music))
+        try:
+            self.conn.api("uuid_break", call.uuid)
+            for i, (app, arg) in enumerate(steps):
+                if call.state in ("talking", "done"):
+                    return
+                if call.state != "waiting" and i < len(steps) - 1:
+                    continue  # an agent rings: straight back to the music (a miss may follow)
+                self.conn.command(
+                    protocol.sendmsg_execute(
+                        call.uuid, app, arg, event_uuid=protocol.new_uuid(), event_lock=True
+                    )
+                )
+        except (ESLError, TimeoutError, UnsafeValueError) as exc:
+            log.warning("call %s: announcement failed: %s", call.uuid, exc)
 
     def _overflow(self, call: Call, rule: Overflow) -> bool:
         """Maximum wait reached: to another queue keeping the enqueue time (False, the flow goes

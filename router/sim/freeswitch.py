@@ -222,6 +222,7 @@ class FreeSwitchSim:
         self.core_uuid = str(uuid_mod.uuid4())
         self.channels: dict[str, Channel] = {}
         self._exec_locks: dict[str, gevent.lock.Semaphore] = {}
+        self._flushes: dict[str, int] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self._next_endpoints: dict[str, list[Endpoint]] = {}
         self.listeners: list[_Listener] = []
@@ -897,22 +898,26 @@ class FreeSwitchSim:
             arg = headers.get("execute-app-arg")
             app_uuid = headers.get("Event-UUID") or str(uuid_mod.uuid4())
             if headers.get("event-lock") == "true":
-                gevent.spawn(self._sendmsg_locked, ch, app, arg, app_uuid)
+                gevent.spawn(self._sendmsg_locked, ch, app, arg, app_uuid, self._flushes.get(ch.uuid, 0))
             else:
                 gevent.spawn(self._sendmsg_execute, ch, app, arg, app_uuid)
         elif command == "hangup":
             gevent.spawn(self._hangup, ch, headers.get("hangup-cause", "NORMAL_CLEARING"))
 
-    def _sendmsg_locked(self, ch: Channel, app: str, arg: str | None, app_uuid: str) -> None:
+    def _sendmsg_locked(self, ch: Channel, app: str, arg: str | None, app_uuid: str, flushes: int) -> None:
         """``event-lock: true``: the channel runs the application to its end before the next
-        locked one (a playback then a hangup is heard whole, as in FreeSWITCH)."""
+        locked one (a playback then a hangup is heard whole, as in FreeSWITCH). ``uuid_break
+        <uuid> all`` flushes those still queued; a bridged channel runs none."""
         lock = self._exec_locks.setdefault(ch.uuid, gevent.lock.Semaphore())
         with lock:
+            if self._flushes.get(ch.uuid, 0) != flushes or ch.bridged_to is not None:
+                return
             self._sendmsg_execute(ch, app, arg, app_uuid)
             if app in ("playback", "play_and_get_digits") and ch.playback is not None:
                 ch.playback.join()
         if ch.gone:
             self._exec_locks.pop(ch.uuid, None)
+            self._flushes.pop(ch.uuid, None)
 
     def _sendmsg_execute(self, ch: Channel, app: str, arg: str | None, app_uuid: str) -> None:
         if app == "park":
@@ -1060,6 +1065,8 @@ class FreeSwitchSim:
         ch = self._chan(args)
         if ch is None:
             return "-ERR No such channel!\n"
+        if len(args) > 1 and args[1] == "all":
+            self._flushes[ch.uuid] = self._flushes.get(ch.uuid, 0) + 1
         if ch.playback is not None:
             self._stop_playback(ch, _Break(), block=False)
         return "+OK\n"
