@@ -136,6 +136,8 @@ class Call:
     visited: set[str] = field(default_factory=set)
     """Queues the call overflowed out of (never overflowed back into)."""
     announce_at: float | None = None
+    transfer: tuple[str, str | None] | None = None
+    """(queue, agent) while an agent-initiated transfer is under way."""
     """When the next position announcement is due (clock time)."""
     flow: gevent.Greenlet | None = field(default=None, repr=False)
     side: gevent.Greenlet | None = field(default=None, repr=False)
@@ -395,9 +397,11 @@ class CallRouter:
                 if agent is None:  # overflowed to an extension: no longer ours
                     self._forget(call)
                     return
-                if self._ring(call, agent):
+                if not self._ring(call, agent):
+                    continue
+                if not self._talk(call):
                     break
-            self._talk(call)
+                self._requeue_transferred(call)
         except _CallerGone:
             self._caller_gone(call)
         except _Stop:
@@ -662,12 +666,15 @@ class CallRouter:
         self._emit("bridged", call=call, agent=agent, wait=now - call.enqueued_at)
         return True
 
-    def _talk(self, call: Call) -> None:
-        """Until either side hangs up (FreeSWITCH then hangs up the other: one bridge ends both)."""
+    def _talk(self, call: Call) -> bool:
+        """Until either side hangs up (FreeSWITCH then hangs up the other: one bridge ends both).
+        True when the agent transferred the caller (`transfer`): the caller waits again."""
+        transferred = False
         while True:
             msg = self._next(call, caller_gone_raises=False)
             if isinstance(msg, Event) and msg.name == "CHANNEL_HANGUP":
                 if msg.unique_id in (call.uuid, call.leg):
+                    transferred = call.transfer is not None and msg.unique_id == call.leg
                     break
         now = self.now()
         agent = call.agent
@@ -679,6 +686,60 @@ class CallRouter:
         self._emit("finished", call=call, agent=agent, talk=talk)
         if agent is not None:
             self._agent_after(agent, "wrap_up", self.settings.wrap_up)
+        return transferred
+
+    def _requeue_transferred(self, call: Call) -> None:
+        """The caller an agent transferred (now parked again) waits in the target queue, keeping
+        the enqueue time, with the named agent (if any) preferred."""
+        assert call.transfer is not None
+        queue, to_agent = call.transfer
+        self._forget_leg(call)
+        call.agent, call.bridged_at, call.transfer, call.announce_at = None, None, None, None
+        call.info = dataclasses.replace(
+            call.info,
+            queue=queue,
+            preferred_agent=to_agent or call.info.preferred_agent,
+            enqueued_at=call.enqueued_at,
+            fallback_task=None,
+        )
+        call.visited.clear()
+        call.trigger = time.perf_counter()
+        self.stats.transferred += 1
+        self._emit("requeued", call=call, queue=queue, agent=to_agent)
+        self._enqueue(call)
+
+    def transfer(self, agent: str, *, queue: str | None = None, to_agent: str | None = None) -> None:
+        """Agent-initiated transfer of `agent`'s caller to `queue` (default: the same queue) and/or
+        to the named agent `to_agent` of this centre (preferred in the queue), without dropping
+        the caller: the caller is parked again (``uuid_transfer <uuid> park inline``, which ends
+        the agent's leg), then waits with their original enqueue time. Raises ValueError."""
+        call = next((c for c in self.calls.values() if c.agent == agent and c.state == "talking"), None)
+        if call is None or not call.in_core:
+            raise ValueError(f"agent {agent} has no call to transfer")
+        if queue is None and to_agent is None:
+            raise ValueError("name a queue or an agent to transfer to")
+        names = [q.name for q in self.config.queues]
+        target = queue or call.info.queue
+        if target not in names:
+            raise ValueError(f"unknown queue {target!r}")
+        if to_agent is not None:
+            spec = next((a for a in self.config.agents if a.id == to_agent), None)
+            if spec is None or spec.centre != self.config.centre or to_agent not in self.phones:
+                raise ValueError(f"unknown agent {to_agent!r} in centre {self.config.centre}")
+            if to_agent == agent:
+                raise ValueError("an agent cannot transfer a call to themselves")
+        call.transfer = (target, to_agent)
+        try:
+            self.conn.api("uuid_setvar", call.uuid, "esl_router_queue", target)
+            reply: ApiResponse = self.conn.api("uuid_transfer", call.uuid, "park", "inline")
+        except (ESLError, TimeoutError) as exc:
+            call.transfer = None
+            raise ValueError(f"transfer failed: {exc}") from exc
+        if not reply.ok:
+            call.transfer = None
+            raise ValueError(f"transfer failed: {reply.body.strip()}")
+        log.info("call %s: agent %s transfers it to %s%s", call.uuid, agent, target,
+                 f" (agent {to_agent})" if to_agent else "")
 
     def _caller_gone(self, call: Call) -> None:
         now = self.now()

@@ -36,6 +36,8 @@ class Stats:
     """New calls refused a line, by caller class."""
     overflowed: collections.Counter[str] = field(default_factory=collections.Counter)
     """Calls that reached their maximum wait, by "queue->destination" (queue or extension)."""
+    transferred: int = 0
+    """Calls an agent transferred to a queue or a named agent (the caller waited again)."""
     misses: collections.Counter[str] = field(default_factory=collections.Counter)
     """Agent legs that did not answer, by FreeSWITCH cause (NO_ANSWER, USER_BUSY, ...)."""
     answer_waits: collections.deque[float] = field(
