@@ -19,11 +19,13 @@ def test_agent_transfers_the_caller_to_another_queue_keeping_the_enqueue_time() 
         env.router.agent_logout("a2")
         caller = env.call()
         first_leg = wait_until(lambda: env.bridged(caller), what="bridged to a1")
+        wait_until(lambda: env.kinds("bridged"), what="the router saw the bridge")
         enqueued = float(wait_until(lambda: env.sim.channels[caller].get_var("esl_router_enqueued_at")))
         assert env.kinds("ringing")[0]["agent"] == "a1"
         env.router.transfer("a1", queue="advisory")
         wait_until(lambda: env.sent(f"api uuid_transfer {caller} park inline"), what="transfer")
         leg = wait_until(lambda: (b := env.bridged(caller)) and b != first_leg and b, timeout=5.0, what="bridged to v1")
+        wait_until(lambda: len(env.kinds("bridged")) == 2, what="the router saw the second bridge")
         assert env.kinds("ringing")[-1]["agent"] == "v1" and leg
         assert caller in env.sim.channels and first_leg not in env.sim.channels
         (requeued,) = env.kinds("requeued")
@@ -42,8 +44,8 @@ def test_agent_transfers_the_caller_to_a_named_agent() -> None:
         for agent in ("a1", "a2"):
             env.agent(agent, Endpoint("answer"))
         env.router.agent_logout("a2")
-        caller = env.call()
-        wait_until(lambda: env.bridged(caller), what="bridged to a1")
+        env.call()
+        wait_until(lambda: env.kinds("bridged"), what="bridged to a1 (as the router sees it)")
         env.router.agent_ready("a2")
         env.router.transfer("a1", to_agent="a2")
         wait_until(lambda: len(env.kinds("bridged")) == 2, timeout=5.0, what="bridged again")
@@ -60,7 +62,7 @@ def test_transfer_is_refused_without_a_call_or_with_an_unknown_target() -> None:
         with pytest.raises(ValueError, match="no call"):
             env.router.transfer("a1", queue="advisory")
         caller = env.call()
-        wait_until(lambda: env.bridged(caller), what="bridged to a1")
+        wait_until(lambda: env.kinds("bridged"), what="bridged to a1 (as the router sees it)")
         for kwargs, match in (
             ({"queue": "nope"}, "unknown queue"),
             ({"to_agent": "zz"}, "unknown agent"),
