@@ -181,6 +181,9 @@ class CallSettings:
     """Played before the expected wait (``say <language> time_measurement pronounced S``)."""
     announce_language: str = "en"
     """The ``say`` module/language of the announcements."""
+    exit_keys: Mapping[str, str] = field(default_factory=dict)
+    """A key (DTMF digit) a waiting caller may press -> the dialplan extension they are then
+    transferred to (voicemail, callback offer...)."""
     overflow: tuple[Overflow, ...] = ()
     """Maximum waits per queue and class, in config order: the first rule that matches applies."""
 

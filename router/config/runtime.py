@@ -71,6 +71,7 @@ def parse_calls(
         "announce_position",
         "announce_wait",
         "announce_language",
+        "exit_keys",
     )
     tbl = checker.table(value, "calls", allowed)
     if tbl is None:
@@ -140,6 +141,14 @@ def parse_calls(
             checker.error("calls.announce_language", f"{got!r}: a say module name, e.g. en")
         elif got is not None:
             language = got
+    exit_keys: dict[str, str] = {}
+    for digit, ext in (checker.table(tbl.get("exit_keys", {}), "calls.exit_keys", None) or {}).items():
+        if not re.fullmatch(r"[0-9*#]", digit):
+            checker.error(f"calls.exit_keys.{digit}", "a key is one digit, * or #")
+        elif not isinstance(ext, str) or not _EXTENSION.fullmatch(ext):
+            checker.error(f"calls.exit_keys.{digit}", f"{ext!r}: an extension of letters, digits, _.+*#-")
+        else:
+            exit_keys[digit] = ext
     overflow = _overflow(checker, tbl.get("overflow", []), queue_names, class_names or [])
     if action == "transfer" and extension is None:
         checker.error(
@@ -170,6 +179,7 @@ def parse_calls(
         announce_position=announce["announce_position"],
         announce_wait=announce["announce_wait"],
         announce_language=language,
+        exit_keys=exit_keys,
     )
 
 

@@ -198,14 +198,16 @@ class CallRouter:
             host or config.esl.host,
             port or config.esl.port,
             password,
-            events=EVENTS,
-            filters=FILTERS,
+            events=EVENTS + (("DTMF",) if config.calls.exit_keys else ()),
+            # DTMF events carry no variables (captures a2): they need a filter of their own
+            filters=FILTERS + ((("Event-Name", "DTMF"),) if config.calls.exit_keys else ()),
             on_connect=self._on_connect,
             name=f"FreeSWITCH {host or config.esl.host}:{port or config.esl.port}",
         )
         self.conn.on("CHANNEL_PARK", self._on_park)
         self.conn.on("CHANNEL_HANGUP", self._route)
         self.conn.on("BACKGROUND_JOB", self._route_job)
+        self.conn.on("DTMF", self._route)  # exit keys (subscribed only when configured)
 
     # --- running ------------------------------------------------------------------------------
 
@@ -519,7 +521,14 @@ class CallRouter:
             if every > 0 and call.announce_at is not None:
                 deadlines.append(call.announce_at)
             timeout = max(0.0, min(deadlines) - self.now()) if deadlines else None
-            if self._next(call, timeout=timeout) is not None or call.agent is not None:
+            msg = self._next(call, timeout=timeout)
+            if isinstance(msg, Event) and msg.name == "DTMF" and call.agent is None:
+                extension = self.settings.exit_keys.get(msg.get("DTMF-Digit"))
+                if extension is not None:
+                    self.stats.key_exits[extension] += 1
+                    self._leave(call, extension, f"pressed {msg.get('DTMF-Digit')}")
+                    return None
+            if msg is not None or call.agent is not None:
                 continue
             now = self.now()
             if rule is not None and now >= call.enqueued_at + rule.after:
@@ -583,16 +592,26 @@ class CallRouter:
             self._enqueue(call, music=False)
             return False
         assert rule.extension is not None
+        self._emit("overflow", call=call, queue=old, to=rule.extension, wait=now - call.enqueued_at)
+        self._leave(call, rule.extension, "maximum wait")
+        return True
+
+    def _leave(self, call: Call, extension: str, why: str) -> None:
+        """A waiting caller leaves the queue for a dialplan extension (voicemail, callback...):
+        out of the core, the music stopped, ``uuid_transfer``; the router forgets the call."""
+        now = self.now()
         self.core.remove_call(call.uuid, now)
         call.state = "done"
-        log.info("call %s: waited %.1fs in %s: to %s", call.uuid, now - call.enqueued_at, old, rule.extension)
-        self._emit("overflow", call=call, queue=old, to=rule.extension, wait=now - call.enqueued_at)
+        log.info("call %s: %s after %.1fs in %s: to %s", call.uuid, why, now - call.enqueued_at,
+                 call.info.queue, extension)
+        self._emit("left", call=call, to=extension, why=why, wait=now - call.enqueued_at)
+        if call.side is not None:
+            call.side.join(timeout=5.0)  # an announcement being sent
         self._esl(call, self.conn.api, "uuid_setvar", call.uuid, "esl_router_queue")
         self._esl(call, self.conn.api, "uuid_break", call.uuid, "all")
-        reply: ApiResponse = self._esl(call, self.conn.api, "uuid_transfer", call.uuid, rule.extension)
+        reply: ApiResponse = self._esl(call, self.conn.api, "uuid_transfer", call.uuid, extension)
         if not reply.ok:
-            log.warning("call %s: transfer to %s failed: %s", call.uuid, rule.extension, reply.body.strip())
-        return True
+            log.warning("call %s: transfer to %s failed: %s", call.uuid, extension, reply.body.strip())
 
     def _ring(self, call: Call, agent: str) -> bool:
         """Ring `agent` for `call`; True once bridged, False when the agent did not take it."""

@@ -38,6 +38,8 @@ class Stats:
     """Calls that reached their maximum wait, by "queue->destination" (queue or extension)."""
     transferred: int = 0
     """Calls an agent transferred to a queue or a named agent (the caller waited again)."""
+    key_exits: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Waiting callers who pressed an exit key, by the extension they went to."""
     misses: collections.Counter[str] = field(default_factory=collections.Counter)
     """Agent legs that did not answer, by FreeSWITCH cause (NO_ANSWER, USER_BUSY, ...)."""
     answer_waits: collections.deque[float] = field(
