@@ -76,7 +76,7 @@ pub struct HeadEntry {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallState {
-    Waiting { bucket: u32, step: u8 },
+    Waiting { bucket: u32 },
     Assigned { agent: u32 },
 }
 

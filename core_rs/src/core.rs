@@ -510,19 +510,19 @@ impl Core {
     /// Puts a waiting call in the bucket of its current step (at `last_now`).
     fn place(&mut self, slot: u32) {
         let now = self.last_now;
-        let (key, t, step, next) = {
+        let (key, t, next) = {
             let c = self.call(slot);
             let (k, delta, scope) = self.effective(c, now);
             let key = BucketKey { queue: c.queue, class: c.class, scope, req: relaxed(&c.required, delta) };
             let next = self.policy.queues[c.queue as usize].steps.get(k + 1).map(|s| c.enqueued_at + s.after);
-            (key, c.enqueued_at, k, next)
+            (key, c.enqueued_at, next)
         };
         let b = self.bucket_for(key);
         let gen = self.next_gen;
         self.next_gen += 1;
         {
             let c = self.calls[slot as usize].as_mut().expect("live call slot");
-            c.state = CallState::Waiting { bucket: b, step: step as u8 };
+            c.state = CallState::Waiting { bucket: b };
             c.gen = gen;
         }
         let calls = &self.calls;
@@ -552,7 +552,7 @@ impl Core {
 
     /// Takes a waiting call out of its bucket (its state is set by the caller).
     fn unplace(&mut self, slot: u32) {
-        let CallState::Waiting { bucket: b, .. } = self.call(slot).state else {
+        let CallState::Waiting { bucket: b } = self.call(slot).state else {
             return;
         };
         let (t, id) = {
@@ -826,7 +826,7 @@ impl Core {
     /// The best offerable agent eligible for a waiting call.
     fn best_agent_for(&self, slot: u32) -> Option<u32> {
         let c = self.call(slot);
-        let CallState::Waiting { bucket, .. } = c.state else { return None };
+        let CallState::Waiting { bucket } = c.state else { return None };
         let bucket = &self.buckets[bucket as usize];
         let req = &bucket.key.req;
         if let ScopeKey::Agent(p) = bucket.key.scope {

@@ -29,12 +29,4 @@ impl Interner {
     pub fn name(&self, id: u32) -> &Arc<str> {
         &self.names[id as usize]
     }
-
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
 }

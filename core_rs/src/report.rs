@@ -1,6 +1,6 @@
 //! Read-only views: agent and call records, explanations, positions, expected wait, statistics.
 
-use crate::agents::{AgentState, F};
+use crate::agents::F;
 use crate::calls::CallState;
 use crate::core::{CallRank, Core};
 use crate::error::{CoreError, Result};
@@ -194,13 +194,5 @@ impl Core {
             aht: self.aht[q as usize],
             staffed: self.staffed(q),
         })
-    }
-
-    /// Number of agents in each state (for wallboards), in `AgentState::ALL` order.
-    pub fn agent_state_counts(&self) -> Vec<(&'static str, u32)> {
-        AgentState::ALL
-            .iter()
-            .map(|&s| (s.name(), self.agents.iter().flatten().filter(|a| a.state == s).count() as u32))
-            .collect()
     }
 }
