@@ -3,16 +3,12 @@ callers on the same callers."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+
+from tests.benchrun import run_bench
 
 pytest.importorskip("router._core", reason="the Rust core router._core is not built yet")
 
-ROOT = Path(__file__).resolve().parent.parent
 KEYS = {
     "trading_sl_policy",
     "trading_sl_fifo",
@@ -25,16 +21,7 @@ KEYS = {
 
 
 def test_surge_quick_prints_its_json_line() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "surge.py"), "--seeds", "2", "--no-sweep"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    lines = out.strip().splitlines()
-    result = json.loads(lines[-1])
+    result, out = run_bench("surge.py", "--seeds", "2", "--no-sweep")
     assert KEYS <= result.keys()
     assert all(0.0 <= result[k] <= 1.0 for k in KEYS)
     assert result["agents"] == 50 and result["seeds"] == 2

@@ -1,16 +1,12 @@
 """The end-to-end benchmark runs (router and simulator processes on loopback) and ends with its
 JSON line; figures are reported, not asserted, apart from "no call lost" at a gentle rate."""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+
+from tests.benchrun import run_bench
 
 pytest.importorskip("router._core", reason="the Rust core router._core is not built yet")
 
-ROOT = Path(__file__).resolve().parent.parent
 KEYS = {
     "offered_cps",
     "sustained_cps",
@@ -22,15 +18,7 @@ KEYS = {
 
 
 def test_e2e_bench_prints_its_json_line() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "e2e_bench.py"), "--rates", "10,30", "--seconds", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        cwd=ROOT,
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result, _ = run_bench("e2e_bench.py", "--rates", "10,30", "--seconds", "1")
     assert KEYS <= result.keys()
     assert result["lost_calls"] == 0 and result["sustained_cps"] == 30.0
     assert 0 < result["dispatch_p50_ms"] <= result["dispatch_p99_ms"]

@@ -5,7 +5,6 @@ slow handlers."""
 from __future__ import annotations
 
 import logging
-import os
 import re
 import socket
 import time
@@ -25,7 +24,8 @@ from router.esl.connection import (
     esl_password,
 )
 from router.esl.protocol import Event
-from router.sim.captures import CapturesMissing, require_captures, wire
+from router.sim.captures import wire
+from tests.captures import require_or_skip
 
 Handler = Callable[[object], None]
 
@@ -147,18 +147,9 @@ def replay_handler(name: str) -> Handler:
     return handler
 
 
-def _require() -> None:
-    try:
-        require_captures()
-    except CapturesMissing as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
-
-
 def test_replay_d2_no_answer(servers: list[Server], conns: list[ESLConnection]) -> None:
     """d2: api reply, bgapi Job-UUID matched to its BACKGROUND_JOB among interleaved events."""
-    _require()
+    require_or_skip()
     sent = [m.data.decode() for m in wire("d2_agent_no_answer_json") if m.dir == "C->S"]
     events = sent[1].split()[2:]
     srv = Server(replay_handler("d2_agent_no_answer_json"))
@@ -197,7 +188,7 @@ def test_replay_a1_plain_reply_after_the_events_it_caused(
 ) -> None:
     """a1 (event plain): uuid_bridge's api/response comes after the events it caused; replies
     still go to the right commands, events to the handlers, in wire order."""
-    _require()
+    require_or_skip()
     sent = [m.data.decode() for m in wire("a1_inbound_router_plain") if m.dir == "C->S"]
     srv = Server(replay_handler("a1_inbound_router_plain"))
     servers.append(srv)

@@ -5,7 +5,6 @@ and the scripted call flows driven through our own ESL client and through greens
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -19,19 +18,11 @@ import pytest
 from router.esl import protocol as p
 from router.esl.connection import ESLConnection
 from router.esl.protocol import ApiResponse, CommandReply, DisconnectNotice, Event, Message
-from router.sim.captures import CapturesMissing, require_captures, wire
+from router.sim.captures import wire
 from router.sim.freeswitch import Endpoint, FreeSwitchSim
+from tests.captures import require_or_skip
 
 AGENT = "sofia/internal/agent@127.0.0.1:5091"
-
-
-def _require() -> None:
-    try:
-        require_captures()
-    except CapturesMissing as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(exc))
 
 
 @pytest.fixture
@@ -146,7 +137,7 @@ CALLER_9010: dict[str, object] = {"dest": "9010", "variables": {"esl_router_queu
 
 
 def test_conformance_d2_agent_no_answer(sim: FreeSwitchSim) -> None:
-    _require()
+    require_or_skip()
     real, got = replay(sim, "d2_agent_no_answer_json", Scenario(CALLER_9010, [Endpoint("no_answer")]))
     assert_conforms(real, got)
     bodies = [m.body for m in got if isinstance(m, ApiResponse)]
@@ -156,7 +147,7 @@ def test_conformance_d2_agent_no_answer(sim: FreeSwitchSim) -> None:
 
 
 def test_conformance_d3_agent_busy_rejected(sim: FreeSwitchSim) -> None:
-    _require()
+    require_or_skip()
     eps = [Endpoint("busy"), Endpoint("reject"), Endpoint("busy")]
     real, got = replay(sim, "d3_agent_busy_rejected_plain", Scenario(CALLER_9010, eps))
     assert_conforms(real, got)
@@ -171,7 +162,7 @@ def test_conformance_a1_router_flow(sim: FreeSwitchSim) -> None:
     """a1: park, broadcast, sendmsg playback, DTMF, originate, bridge, kill (event plain).
     FreeSWITCH itself orders the two legs' UNPARKs differently in a1 and d7, so the order is
     compared per channel here."""
-    _require()
+    require_or_skip()
     caller = {"dest": "9000", "ack_before_park": False}
     real, got = replay(sim, "a1_inbound_router_plain", Scenario(caller, [Endpoint("answer")]))
     assert_conforms(real, got, per_channel_order=True)
@@ -182,7 +173,7 @@ def test_conformance_a1_router_flow(sim: FreeSwitchSim) -> None:
 )
 def test_conformance_error_replies(sim: FreeSwitchSim, name: str) -> None:
     """The c-captures' exact replies: wrong password, commands before auth, every error reply."""
-    _require()
+    require_or_skip()
     real, got = replay(sim, name, Scenario({}))
     assert_conforms(real, got)
     for a, b in zip(real, got, strict=True):
