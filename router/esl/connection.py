@@ -193,7 +193,8 @@ class ESLConnection:
         self._write_lock = gevent.lock.Semaphore()
         self._pending: collections.deque[_Pending] = collections.deque()
         self._jobs: dict[str, BackgroundJob] = {}
-        self._executions: dict[str, Execution] = {}
+        # By channel, then Event-UUID: a channel's end fails its executions without a scan.
+        self._executions: dict[str, dict[str, Execution]] = {}
         self._lanes: dict[str, collections.deque[Event]] = {}
         self._backlog = 0
         self._supervisor: gevent.Greenlet | None = None
@@ -297,18 +298,25 @@ class ESLConnection:
         """``sendmsg <channel>`` execute `app` `arg` with our own Event-UUID (pass `event_uuid` to
         know it before the command is written, as for `bgapi`)."""
         execution = Execution(channel, app, event_uuid or protocol.new_uuid())
-        self._executions[execution.event_uuid] = execution
+        self._executions.setdefault(channel, {})[execution.event_uuid] = execution
         data = protocol.sendmsg_execute(channel, app, arg, event_uuid=execution.event_uuid)
         try:
             reply = self._request(data, CommandReply, timeout=timeout)
         except BaseException:
-            self._executions.pop(execution.event_uuid, None)
+            self._forget(execution)
             raise
         assert isinstance(reply, CommandReply)
         if not reply.ok:
-            self._executions.pop(execution.event_uuid, None)
+            self._forget(execution)
             raise ESLError(f"sendmsg {app} on {channel} refused: {reply.reply_text}")
         return execution
+
+    def _forget(self, execution: Execution) -> None:
+        running = self._executions.get(execution.channel)
+        if running is not None:
+            running.pop(execution.event_uuid, None)
+            if not running:
+                del self._executions[execution.channel]
 
     def command(self, data: bytes, timeout: float = 10.0) -> CommandReply:
         """Send one pre-built non-api command (``filter``, ``event``...) and return its reply."""
@@ -475,15 +483,15 @@ class ESLConnection:
             if job is not None:
                 job._done.set(ev.body or "")
         elif name == "CHANNEL_EXECUTE_COMPLETE":
-            execution = self._executions.pop(ev.get("Application-UUID"), None)
+            running = self._executions.get(ev.get("Unique-ID"))
+            execution = running.get(ev.get("Application-UUID")) if running else None
             if execution is not None:
+                self._forget(execution)
                 execution._done.set(ev)
         elif name == "CHANNEL_DESTROY":
-            uuid = ev.unique_id
-            for key, execution in list(self._executions.items()):
-                if execution.channel == uuid:
-                    del self._executions[key]
-                    execution._done.set_exception(ESLError(f"channel {uuid} is gone"))
+            uuid = ev.get("Unique-ID")
+            for execution in self._executions.pop(uuid, {}).values():
+                execution._done.set_exception(ESLError(f"channel {uuid} is gone"))
         if not self._handlers:
             return
         if self._backlog >= self._max_backlog:
@@ -520,7 +528,7 @@ class ESLConnection:
                 pass
         self._fail_pending()
         executions, self._executions = self._executions, {}
-        for execution in executions.values():
+        for execution in (e for running in executions.values() for e in running.values()):
             execution._done.set_exception(ConnectionLost(f"connection to {self.name} lost"))
 
 
