@@ -135,9 +135,36 @@ class Overflow:
     cls: str | None = None
     to: str | None = None
     extension: str | None = None
+    callback: bool = False
+    """True: the caller is offered a callback instead (`Callback`), keeping their place."""
 
     def matches(self, queue: str, cls: str) -> bool:
         return self.queue in (None, queue) and self.cls in (None, cls)
+
+
+@dataclass(frozen=True)
+class Callback:
+    """``[calls.callback]``: instead of holding, a waiting caller may be called back. The call
+    keeps its place in the queue with no channel; when an agent is chosen the router rings the
+    agent first and, once they answer, the customer, then bridges the two."""
+
+    dial: str
+    """Dial string of the customer's line; ``{number}`` is replaced by the caller's number
+    (digits only, as the customer directory keys it), e.g. ``sofia/gateway/pstn/{number}``."""
+    key: str | None = None
+    """A key (DTMF digit) a waiting caller presses to ask for a callback (None: not offered)."""
+    confirm: str | None = "ivr/ivr-thank_you.wav"
+    """Played to the caller before the router hangs up (None: hang up at once)."""
+    caller_id: str | None = None
+    """``origination_caller_id_number`` the customer sees (None: FreeSWITCH's default)."""
+    ring_timeout: int = 30
+    """Seconds the customer's phone rings."""
+    attempts: int = 3
+    """Tries to reach the customer before the callback is given up."""
+    retry_after: float = 300.0
+    """Seconds after an unanswered try before the call is offered to agents again."""
+    agent_tone: str = "tone_stream://%(2000,4000,440,480);loops=-1"
+    """What the agent hears while the customer's phone rings (ringback)."""
 
 
 @dataclass(frozen=True)
@@ -167,8 +194,9 @@ class CallSettings:
     exempt_classes: tuple[str, ...] = ("trading",)
     """Classes never refused for their max line share or the expected wait (only for no free line)."""
     refuse_action: str = "hangup"
-    """What a caller refused a line gets: ``hangup`` (after `refuse_message`) or ``transfer``
-    (to `refuse_extension`: voicemail, self-service IVR, callback offer...)."""
+    """What a caller refused a line gets: ``hangup`` (after `refuse_message`), ``transfer``
+    (to `refuse_extension`: voicemail, self-service IVR...) or ``callback`` (`callback`: the
+    caller is queued for a callback at once; one with no usable number gets the hangup)."""
     refuse_extension: str | None = None
     """Dialplan extension a refused caller is transferred to (``uuid_transfer``)."""
     refuse_message: str | None = "ivr/ivr-all_circuits_busy.wav"
@@ -184,6 +212,9 @@ class CallSettings:
     exit_keys: Mapping[str, str] = field(default_factory=dict)
     """A key (DTMF digit) a waiting caller may press -> the dialplan extension they are then
     transferred to (voicemail, callback offer...)."""
+    callback: Callback | None = None
+    """Callbacks (None: not offered; `exit_keys`, overflow rules and admission then cannot
+    offer them either)."""
     overflow: tuple[Overflow, ...] = ()
     """Maximum waits per queue and class, in config order: the first rule that matches applies."""
 

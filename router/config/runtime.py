@@ -11,14 +11,14 @@ import re
 from typing import Any
 
 from router.config.checks import Checker, choices
-from router.config.model import CallSettings, EslSettings, Overflow
+from router.config.model import Callback, CallSettings, EslSettings, Overflow
 
 # What may appear in a dial string around {agent}: the characters of router.esl.protocol's
 # endpoint check (no space, comma, brace or quote can reach the originate command).
 _ENDPOINT = re.compile(r"[A-Za-z0-9_./@:+*#=-]+")
 _DIGITS = re.compile(r"[0-9*#]{1,16}")
 _EXTENSION = re.compile(r"[A-Za-z0-9_.+*#-]{1,64}")
-REFUSE_ACTIONS = ("hangup", "transfer")
+REFUSE_ACTIONS = ("hangup", "transfer", "callback")
 
 
 def parse_esl(checker: Checker, value: Any) -> EslSettings:
@@ -72,6 +72,7 @@ def parse_calls(
         "announce_wait",
         "announce_language",
         "exit_keys",
+        "callback",
     )
     tbl = checker.table(value, "calls", allowed)
     if tbl is None:
@@ -115,7 +116,10 @@ def parse_calls(
     exempt = d.exempt_classes
     if "exempt_classes" in tbl:
         got_list = checker.string_list(tbl, "calls", "exempt_classes")
-        if got_list is not None:
+        unknown = [c for c in got_list or () if class_names and c not in class_names]
+        for name in unknown:
+            checker.error("calls.exempt_classes", f"unknown class {name!r}; {choices(name, class_names or [])}")
+        if got_list is not None and not unknown:
             exempt = tuple(got_list)
     action = checker.choice(
         tbl, "calls", "refuse_action", REFUSE_ACTIONS, default=d.refuse_action
@@ -149,7 +153,19 @@ def parse_calls(
             checker.error(f"calls.exit_keys.{digit}", f"{ext!r}: an extension of letters, digits, _.+*#-")
         else:
             exit_keys[digit] = ext
+    callback = _callback(checker, tbl["callback"]) if "callback" in tbl else None
+    if callback is not None and callback.key is not None and callback.key in exit_keys:
+        checker.error(
+            "calls.callback.key", f"{callback.key!r} is also an exit key; give each key one use"
+        )
     overflow = _overflow(checker, tbl.get("overflow", []), queue_names, class_names or [])
+    wants_callback = action == "callback" or any(rule.callback for rule in overflow)
+    if wants_callback and callback is None and "callback" not in tbl:
+        checker.error(
+            "calls.callback",
+            'is required by refuse_action = "callback" or an overflow rule with callback = true; '
+            'add [calls.callback] with at least dial = "sofia/gateway/<gateway>/{number}"',
+        )
     if action == "transfer" and extension is None:
         checker.error(
             "calls.refuse_extension",
@@ -180,7 +196,57 @@ def parse_calls(
         announce_wait=announce["announce_wait"],
         announce_language=language,
         exit_keys=exit_keys,
+        callback=callback,
     )
+
+
+def _callback(checker: Checker, value: Any) -> Callback | None:
+    """``[calls.callback]``: dial (required), key, confirm, caller_id, ring_timeout, attempts,
+    retry_after, agent_tone."""
+    key = "calls.callback"
+    allowed = ("dial", "key", "confirm", "caller_id", "ring_timeout", "attempts", "retry_after", "agent_tone")
+    tbl = checker.table(value, key, allowed, required=("dial",))
+    if tbl is None or "dial" not in tbl:
+        return None
+    d = Callback(dial="")
+    ok = True
+    dial = checker.string(tbl, key, "dial", nonempty=True)
+    if dial is not None and "{number}" not in dial:
+        checker.error(f"{key}.dial", 'must contain {number}, e.g. "sofia/gateway/pstn/{number}"')
+        ok = False
+    elif dial is not None and not _ENDPOINT.fullmatch(dial.replace("{number}", "0")):
+        checker.error(
+            f"{key}.dial",
+            f"{dial!r} has characters a dial string cannot carry (spaces, commas, braces, "
+            "quotes); use letters, digits and ._/@:+*#=-",
+        )
+        ok = False
+    digit = d.key
+    if "key" in tbl:
+        digit = checker.string(tbl, key, "key", nonempty=True)
+        if digit is not None and not re.fullmatch(r"[0-9*#]", digit):
+            checker.error(f"{key}.key", "a key is one digit, * or #")
+            ok = False
+    caller_id = d.caller_id
+    if "caller_id" in tbl:
+        caller_id = checker.string(tbl, key, "caller_id", nonempty=True)
+        if caller_id is not None and not re.fullmatch(r"\+?[0-9]{1,20}", caller_id):
+            checker.error(f"{key}.caller_id", f"{caller_id!r}: a number of digits (and a leading +)")
+            ok = False
+    confirm = d.confirm
+    if "confirm" in tbl:
+        confirm = _media(checker, tbl, "confirm", "", section=key) or None
+    tone = _media(checker, tbl, "agent_tone", d.agent_tone, section=key)
+    ring = checker.integer(tbl, key, "ring_timeout", default=d.ring_timeout, lo=1, hi=600)
+    attempts = checker.integer(tbl, key, "attempts", default=d.attempts, lo=1, hi=100)
+    retry = checker.number(tbl, key, "retry_after", default=d.retry_after)
+    if retry is not None and retry < 0:
+        checker.error(f"{key}.retry_after", f"must be >= 0 seconds, not {retry:g}")
+        retry = None
+    if not ok or None in (dial, ring, attempts, retry):
+        return None
+    assert dial is not None and ring is not None and attempts is not None and retry is not None
+    return Callback(dial, digit, confirm, caller_id, ring, attempts, retry, tone)
 
 
 def _seconds(checker: Checker, tbl: dict[str, Any], name: str, default: float) -> float:
@@ -193,14 +259,16 @@ def _seconds(checker: Checker, tbl: dict[str, Any], name: str, default: float) -
     return value
 
 
-def _media(checker: Checker, tbl: dict[str, Any], name: str, default: str) -> str:
+def _media(
+    checker: Checker, tbl: dict[str, Any], name: str, default: str, *, section: str = "calls"
+) -> str:
     if name not in tbl:
         return default
-    value = checker.string(tbl, "calls", name, nonempty=True)
+    value = checker.string(tbl, section, name, nonempty=True)
     if value is None:
         return default
     if any(c.isspace() or ord(c) < 32 for c in value):
-        checker.error(f"calls.{name}", "must not contain spaces or control characters")
+        checker.error(f"{section}.{name}", "must not contain spaces or control characters")
         return default
     return value
 
@@ -223,14 +291,17 @@ def _ivr(checker: Checker, value: Any, queue_names: list[str]) -> dict[str, str]
 def _overflow(
     checker: Checker, value: Any, queue_names: list[str], class_names: list[str]
 ) -> tuple[Overflow, ...]:
-    """``[[calls.overflow]]``: queue, class (optional), after (seconds), and one of to / extension."""
+    """``[[calls.overflow]]``: queue, class (optional), after (seconds), and one of to /
+    extension / callback = true."""
     if not isinstance(value, list):
         checker.error("calls.overflow", "must be an array of tables ([[calls.overflow]])")
         return ()
     rules = []
     for i, item in enumerate(value):
         key = f"calls.overflow[{i}]"
-        tbl = checker.table(item, key, ("queue", "class", "after", "to", "extension"), required=("after",))
+        tbl = checker.table(
+            item, key, ("queue", "class", "after", "to", "extension", "callback"), required=("after",)
+        )
         if tbl is None:
             continue
         after = checker.number(tbl, key, "after")
@@ -248,12 +319,20 @@ def _overflow(
         if extension is not None and not _EXTENSION.fullmatch(extension):
             checker.error(f"{key}.extension", f"{extension!r}: use letters, digits and _.+*#- only")
             extension = None
-        if ("to" in tbl) == ("extension" in tbl):
-            checker.error(key, "give exactly one of to (another queue) or extension (voicemail...)")
+        callback = checker.boolean(tbl, key, "callback", default=False)
+        if callback is False and "callback" in tbl:
+            checker.error(f"{key}.callback", "only callback = true means anything; leave it out")
+            continue
+        if [name in tbl for name in ("to", "extension", "callback")].count(True) != 1:
+            checker.error(
+                key, "give exactly one of to (another queue), extension (voicemail...) or callback = true"
+            )
             continue
         if names["to"] is not None and names["to"] == names["queue"]:
             checker.error(f"{key}.to", "overflows to its own queue; name another queue")
             continue
-        if after is not None and (names["to"] is not None or extension is not None):
-            rules.append(Overflow(after, names["queue"], names["class"], names["to"], extension))
+        if after is not None and (names["to"] is not None or extension is not None or callback):
+            rules.append(
+                Overflow(after, names["queue"], names["class"], names["to"], extension, bool(callback))
+            )
     return tuple(rules)

@@ -68,7 +68,14 @@ def reconcile(router: CallRouter, connection: int) -> None:
     except (ESLError, TimeoutError) as exc:
         log.error("reconciliation with FreeSWITCH failed: %s; retrying", exc)
         found, talking = set(), set()
-    router.stats.lost += sum(1 for c in stale if c.uuid not in found)
+    # A callback not yet connected has no channel: it waits again in its place.
+    resumed = {
+        c.uuid
+        for c in stale
+        if c.callback is not None and not c.callback.connected and c.uuid not in router.calls
+        and router.resume_callback(c) is not None
+    }
+    router.stats.lost += sum(1 for c in stale if c.uuid not in found and c.uuid not in resumed)
     if not router.ready.is_set():
         # First connection: log every agent in who is not in a conversation we just adopted.
         for agent in list(router.phones):
@@ -107,7 +114,13 @@ def adopt(router: CallRouter) -> tuple[set[str], set[str]]:
         if dump is None or not header(dump, "variable_esl_router_queue"):
             continue
         app = row.get("application")
-        if row.get("direction") == "inbound" and app == "uuid_bridge":
+        called_back = header(dump, "variable_esl_router_callback")
+        if called_back and app == "uuid_bridge":  # a callback's customer, talking to an agent
+            seen.add(called_back)
+            agent = _adopt_talking(router, uid, str(row.get("application_data", "")), dump)
+            if agent is not None:
+                talking.add(agent)
+        elif row.get("direction") == "inbound" and app == "uuid_bridge":
             agent = _adopt_talking(router, uid, str(row.get("application_data", "")), dump)
             if agent is not None:
                 talking.add(agent)
@@ -117,8 +130,8 @@ def adopt(router: CallRouter) -> tuple[set[str], set[str]]:
                 if call is not None:
                     log.info("adopted waiting call %s (queue %s)", uid, call.info.queue)
                     _check_alive(router, uid)
-        elif header(dump, "variable_esl_router_agent") and app != "uuid_bridge":
-            log.info("hanging up agent leg %s: no call waits for it any more", uid)
+        elif (header(dump, "variable_esl_router_agent") or called_back) and app != "uuid_bridge":
+            log.info("hanging up leg %s: no call waits for it any more", uid)
             router._kill_leg(uid)
     return seen, talking
 

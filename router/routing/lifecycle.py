@@ -69,13 +69,18 @@ __all__ = ["EVENTS", "FILTERS", "Call", "CallRouter", "Listener"]
 
 log = logging.getLogger("router.routing")
 
-EVENTS = ("CHANNEL_PARK", "CHANNEL_HANGUP", "BACKGROUND_JOB")
+EVENTS = ("CHANNEL_PARK", "CHANNEL_HANGUP", "BACKGROUND_JOB", "DTMF")
 """The events the router subscribes to: all it needs, nothing more (every event costs a parse;
-five per call: two parks, two hangups, one job result)."""
+five per call: two parks, two hangups, one job result; DTMF only when a caller presses a key, for
+exit keys and callbacks, subscribed always so that a reload can add keys)."""
 
-FILTERS = (("variable_esl_router_queue", "/.+/"), ("Event-Name", "BACKGROUND_JOB"))
-"""Only events of our calls and agent legs (both carry ``esl_router_queue``), plus job results,
-which carry no variables (captures d1: a variable filter alone would drop them)."""
+FILTERS = (
+    ("variable_esl_router_queue", "/.+/"),
+    ("Event-Name", "BACKGROUND_JOB"),
+    ("Event-Name", "DTMF"),
+)
+"""Only events of our calls and agent legs (both carry ``esl_router_queue``), plus job results
+and DTMF, which carry no variables (captures d1, a2: a variable filter alone would drop them)."""
 
 UNREGISTERED = frozenset({"USER_NOT_REGISTERED", "SUBSCRIBER_ABSENT"})
 """Causes that mean the agent has no phone at all: break at once rather than after N misses."""
@@ -113,6 +118,19 @@ _WAKE = "wake"  # inbox message: the core assigned an agent to the call
 _STOP = "stop"  # inbox message: end the flow (see _Stop)
 
 
+@dataclass
+class CallbackRequest:
+    """A caller who asked to be (or was offered to be) called back, keeping their place."""
+
+    number: str
+    why: str
+    tries: int = 0
+    """Times the customer's phone was rung."""
+    connected: bool = False
+    retry_at: float | None = None
+    """While set, the call is out of the core until this clock time (after an unanswered try)."""
+
+
 @dataclass(eq=False)
 class Call:
     """One caller, from the park to the end of the conversation."""
@@ -136,9 +154,14 @@ class Call:
     visited: set[str] = field(default_factory=set)
     """Queues the call overflowed out of (never overflowed back into)."""
     announce_at: float | None = None
+    """When the next position announcement is due (clock time)."""
     transfer: tuple[str, str | None] | None = None
     """(queue, agent) while an agent-initiated transfer is under way."""
-    """When the next position announcement is due (clock time)."""
+    callback: CallbackRequest | None = None
+    """Set once the caller is to be called back: the caller's channel is gone (or going), the
+    call keeps its place in the core, and the customer is reached on `cust_leg`."""
+    cust_leg: str | None = None
+    cust_job: str | None = None
     flow: gevent.Greenlet | None = field(default=None, repr=False)
     side: gevent.Greenlet | None = field(default=None, repr=False)
 
@@ -198,16 +221,15 @@ class CallRouter:
             host or config.esl.host,
             port or config.esl.port,
             password,
-            events=EVENTS + (("DTMF",) if config.calls.exit_keys else ()),
-            # DTMF events carry no variables (captures a2): they need a filter of their own
-            filters=FILTERS + ((("Event-Name", "DTMF"),) if config.calls.exit_keys else ()),
+            events=EVENTS,
+            filters=FILTERS,
             on_connect=self._on_connect,
             name=f"FreeSWITCH {host or config.esl.host}:{port or config.esl.port}",
         )
         self.conn.on("CHANNEL_PARK", self._on_park)
         self.conn.on("CHANNEL_HANGUP", self._route)
         self.conn.on("BACKGROUND_JOB", self._route_job)
-        self.conn.on("DTMF", self._route)  # exit keys (subscribed only when configured)
+        self.conn.on("DTMF", self._route)  # exit keys and the callback key
 
     # --- running ------------------------------------------------------------------------------
 
@@ -271,9 +293,9 @@ class CallRouter:
             owner.inbox.put(ev)
             return
         if ev.get("Call-Direction") == "outbound":
-            if ev.get("variable_esl_router_agent"):
-                # an agent leg nobody waits for any more (answered just as we gave up on it)
-                log.info("agent leg %s parked with no call waiting for it: hanging it up", uid)
+            if ev.get("variable_esl_router_agent") or ev.get("variable_esl_router_callback"):
+                # a leg nobody waits for any more (answered just as we gave up on it)
+                log.info("leg %s parked with no call waiting for it: hanging it up", uid)
                 gevent.spawn(self._kill_leg, uid)
             return
         if self.draining or not ev.get("variable_esl_router_queue"):
@@ -311,9 +333,14 @@ class CallRouter:
             return None
         info = classify(headers, self.config, self.directory)
         now = self.now()
+        call_back: str | None = None
         if not adopted:
             reason = self._admission(info, now)
-            if reason is not None:
+            if reason is not None and self.settings.refuse_action == "callback" and info.caller:
+                call_back = f"no line ({reason})"
+                self.stats.refused[reason] += 1
+                self.stats.refused_classes[info.cls] += 1
+            elif reason is not None:
                 self._refusing.add(uuid)
                 self.stats.refused[reason] += 1
                 self.stats.refused_classes[info.cls] += 1
@@ -321,7 +348,8 @@ class CallRouter:
                 self._emit("refused", uuid=uuid, info=info, reason=reason)
                 gevent.spawn(self._refuse, uuid, info, reason)
                 return None
-            self.stats.admitted[info.cls] += 1
+            else:
+                self.stats.admitted[info.cls] += 1
         enqueued_at = now if info.enqueued_at is None else min(info.enqueued_at, now)
         call = Call(uuid, info, enqueued_at, self.conn.connects, trigger=trigger)
         self.calls[uuid] = call
@@ -331,6 +359,8 @@ class CallRouter:
             self.stats.offered += 1
         for note in info.notes:
             log.info("call %s: %s", uuid, note)
+        if call_back is not None:
+            self._become_callback(call, call_back)
         call.flow = gevent.spawn(self._flow, call)
         return call
 
@@ -340,7 +370,9 @@ class CallRouter:
         """None to give the caller a line, else why not (see `admission.decide`)."""
         centre = next((c for c in self.config.centres if c.name == self.config.centre), None)
         used: collections.Counter[str] = collections.Counter(
-            c.info.cls for c in self.calls.values() if c.state != "done"
+            c.info.cls
+            for c in self.calls.values()
+            if c.state != "done" and (c.callback is None or c.callback.connected)
         )
         ewt: float | None = None
         if self.settings.max_expected_wait > 0:
@@ -393,13 +425,17 @@ class CallRouter:
 
     def _flow(self, call: Call) -> None:
         try:
-            self._enqueue(call)
+            if call.callback is None or call.callback.retry_at is None:
+                self._enqueue(call, music=call.callback is None)
             while True:
+                self._await_retry(call)
                 agent = self._wait_for_agent(call)
                 if agent is None:  # overflowed to an extension: no longer ours
                     self._forget(call)
                     return
                 if not self._ring(call, agent):
+                    if call.state == "done":  # a callback given up
+                        break
                     continue
                 if not self._talk(call):
                     break
@@ -428,8 +464,9 @@ class CallRouter:
     def _drop(self, call: Call) -> None:
         """Forget a call whose flow failed: out of the core and the maps; its agent freed."""
         call.stale = True
-        if call.leg is not None:
-            gevent.spawn(self._kill_leg, call.leg)
+        for leg in (call.leg, call.cust_leg):
+            if leg is not None:
+                gevent.spawn(self._kill_leg, leg)
         self._forget(call)
         if call.in_core:
             try:
@@ -514,7 +551,9 @@ class CallRouter:
             rule = self.settings.overflow_for(call.info.queue, call.info.cls)
             if rule is not None and rule.to is not None and rule.to in call.visited:
                 rule = None
-            every = self.settings.announce_every
+            if rule is not None and (call.callback is not None or (rule.callback and not call.info.caller)):
+                rule = None  # a callback has no channel to move; a caller with no number none
+            every = self.settings.announce_every if call.callback is None else 0
             if every > 0 and call.announce_at is None:
                 call.announce_at = self.now() + every
             deadlines = [call.enqueued_at + rule.after] if rule is not None else []
@@ -522,9 +561,17 @@ class CallRouter:
                 deadlines.append(call.announce_at)
             timeout = max(0.0, min(deadlines) - self.now()) if deadlines else None
             msg = self._next(call, timeout=timeout)
-            if isinstance(msg, Event) and msg.name == "DTMF" and call.agent is None:
-                extension = self.settings.exit_keys.get(msg.get("DTMF-Digit"))
-                if extension is not None:
+            if isinstance(msg, Event) and msg.name == "DTMF" and call.agent is None and call.callback is None:
+                digit = msg.get("DTMF-Digit")
+                extension = self.settings.exit_keys.get(digit)
+                callback = self.settings.callback
+                if callback is not None and callback.key is not None and digit == callback.key:
+                    if call.info.caller:
+                        self._become_callback(call, f"pressed {digit}")
+                    else:
+                        log.info("call %s: pressed %s for a callback, but has no number", call.uuid, digit)
+                        self._emit("callback_refused", call=call, why="no caller number")
+                elif extension is not None:
                     self.stats.key_exits[extension] += 1
                     self._leave(call, extension, f"pressed {msg.get('DTMF-Digit')}")
                     return None
@@ -581,7 +628,11 @@ class CallRouter:
         on waiting), or transferred to an extension (True: the call leaves the router)."""
         now = self.now()
         old = call.info.queue
-        self.stats.overflowed[f"{old}->{rule.to or rule.extension}"] += 1
+        self.stats.overflowed[f"{old}->{rule.to or rule.extension or 'callback'}"] += 1
+        if rule.callback:
+            self._emit("overflow", call=call, queue=old, to="callback", wait=now - call.enqueued_at)
+            self._become_callback(call, "maximum wait")
+            return False
         if rule.to is not None:
             call.visited.add(old)
             self.core.remove_call(call.uuid, now)
@@ -612,6 +663,161 @@ class CallRouter:
         reply: ApiResponse = self._esl(call, self.conn.api, "uuid_transfer", call.uuid, extension)
         if not reply.ok:
             log.warning("call %s: transfer to %s failed: %s", call.uuid, extension, reply.body.strip())
+
+    # --- callbacks: the caller hangs up and keeps their place; agent first, then customer ---
+
+    def _become_callback(self, call: Call, why: str) -> None:
+        """The caller will be called back: the call keeps its place in the core; beside the
+        flow, the caller hears `confirm` and is hung up."""
+        assert call.info.caller is not None
+        call.callback = CallbackRequest(call.info.caller, why)
+        self.stats.callbacks[why.split(" (")[0]] += 1
+        log.info("call %s: to be called back on %s (%s)", call.uuid, call.info.caller, why)
+        self._emit("callback", call=call, why=why, number=call.info.caller)
+        call.side = gevent.spawn(self._send_goodbye, call, call.side)
+
+    def _send_goodbye(self, call: Call, previous: gevent.Greenlet | None) -> None:
+        settings = self.settings.callback
+        assert settings is not None
+        try:
+            if previous is not None:
+                previous.join(timeout=5.0)  # the music or an announcement being sent
+            elif call.info.fallback_task is not None:
+                self.conn.api("sched_del", call.info.fallback_task)
+            # unset first: the channel is no longer a waiting caller, whatever happens next
+            self.conn.api("uuid_setvar", call.uuid, "esl_router_queue")
+            self.conn.api("uuid_break", call.uuid, "all")
+            steps = [("playback", settings.confirm)] if settings.confirm else []
+            for app, arg in [*steps, ("hangup", "NORMAL_CLEARING")]:
+                self.conn.command(
+                    protocol.sendmsg_execute(call.uuid, app, arg, event_uuid=protocol.new_uuid(), event_lock=True)
+                )
+        except (ESLError, TimeoutError, UnsafeValueError) as exc:
+            log.warning("call %s: hanging up the caller to call back failed: %s", call.uuid, exc)
+
+    def resume_callback(self, old: Call) -> Call:
+        """A callback of an earlier connection (it has no channel to adopt) waits again in its
+        place, with its tries so far."""
+        assert old.callback is not None
+        request = dataclasses.replace(old.callback, connected=False)
+        call = Call(old.uuid, old.info, old.enqueued_at, self.conn.connects, callback=request)
+        self.calls[call.uuid] = call
+        call.flow = gevent.spawn(self._flow, call)
+        return call
+
+    def _await_retry(self, call: Call) -> None:
+        """After an unanswered callback: out of the core until `retry_at`, then back in its place."""
+        if call.callback is None or call.callback.retry_at is None:
+            return
+        while (left := call.callback.retry_at - self.now()) > 0:
+            self._next(call, timeout=left)  # stray events of the legs we hung up
+        call.callback.retry_at = None
+        call.trigger = time.perf_counter()
+        self._enqueue(call, music=False)
+
+    def _dial_customer(self, call: Call, agent: str) -> bool:
+        """The agent answered a callback: ring the customer (the agent hears ringback) and bridge
+        the two when the customer answers; see `_callback_missed` for when they do not."""
+        cb, settings = call.callback, self.settings.callback
+        assert cb is not None and settings is not None and call.leg is not None
+        cb.tries += 1
+        cust, job = protocol.new_uuid(), protocol.new_uuid()
+        variables = {
+            "origination_uuid": cust,
+            "originate_timeout": str(settings.ring_timeout),
+            "esl_router_queue": call.info.queue,
+            "esl_router_callback": call.uuid,
+        }
+        if settings.caller_id is not None:
+            variables["origination_caller_id_number"] = settings.caller_id
+        try:
+            dial = protocol.dial_string(settings.dial.replace("{number}", cb.number), variables)
+        except UnsafeValueError as exc:  # cannot happen: a number is digits, the dial string checked
+            log.error("call %s: cannot dial %s back: %s", call.uuid, cb.number, exc)
+            cb.tries = settings.attempts
+            return self._callback_missed(call, agent, "BAD_NUMBER")
+        call.cust_leg, call.cust_job = cust, job
+        self.legs[cust], self.jobs[job] = call, call
+        self._esl(
+            call, self.conn.command,
+            protocol.sendmsg_execute(call.leg, "playback", settings.agent_tone, event_uuid=protocol.new_uuid()),
+        )
+        try:
+            self._esl(call, self.conn.bgapi, "originate", dial, "&park()", job_uuid=job)
+        except ESLError as exc:
+            log.error("call %s: originate to the customer refused: %s", call.uuid, exc)
+            return self._callback_missed(call, agent, "ORIGINATE_REFUSED")
+        self._emit("calling_back", call=call, agent=agent, attempt=cb.tries)
+        deadline = time.monotonic() + settings.ring_timeout + 10.0
+        while True:
+            msg = self._next(call, timeout=max(0.0, deadline - time.monotonic()))
+            if msg is None:
+                return self._callback_missed(call, agent, "NO_ANSWER")
+            if not isinstance(msg, Event):
+                continue
+            if msg.name == "BACKGROUND_JOB" and msg.get("Job-UUID") == job:
+                result = msg.body or ""
+                if result.startswith("-"):
+                    return self._callback_missed(call, agent, result[4:].strip() or "UNKNOWN")
+            elif msg.unique_id == cust and msg.name == "CHANNEL_PARK":
+                return self._bridge_callback(call, agent)
+            elif msg.unique_id == cust and msg.name == "CHANNEL_HANGUP":
+                return self._callback_missed(call, agent, msg.get("Hangup-Cause") or "UNKNOWN")
+            elif msg.unique_id == call.leg and msg.name == "CHANNEL_HANGUP":
+                return self._callback_missed(call, agent, "AGENT_HUNG_UP", agent_gone=True)
+
+    def _bridge_callback(self, call: Call, agent: str) -> bool:
+        cb = call.callback
+        assert cb is not None and call.leg is not None and call.cust_leg is not None
+        self._esl(call, self.conn.api, "uuid_break", call.leg, "all")
+        reply: ApiResponse = self._esl(call, self.conn.api, "uuid_bridge", call.cust_leg, call.leg)
+        if not reply.ok:
+            log.info("call %s: uuid_bridge of the callback failed: %s", call.uuid, reply.body.strip())
+            return self._callback_missed(call, agent, "BRIDGE_FAILED")
+        now = self.now()
+        call.state, call.bridged_at, cb.connected = "talking", now, True
+        self.core.set_agent_state(agent, "on_call", now)
+        self.phones[agent].misses = 0
+        self.stats.answered += 1
+        self.stats.callbacks_connected += 1
+        self.stats.callback_delays.append(now - call.enqueued_at)
+        log.info("call %s: called back on %s, bridged to %s", call.uuid, cb.number, agent)
+        self._emit("bridged", call=call, agent=agent, wait=now - call.enqueued_at, callback=True)
+        return True
+
+    def _callback_missed(self, call: Call, agent: str, cause: str, *, agent_gone: bool = False) -> bool:
+        """The customer did not answer (or the agent hung up first). Both legs are hung up; the
+        agent is free at once (no fault of theirs) or wraps up (they hung up). The call goes back
+        to its place at once (the agent's doing), after `retry_after` (another try is left), or
+        is given up (state ``done``)."""
+        cb, settings = call.callback, self.settings.callback
+        assert cb is not None and settings is not None
+        for leg in (call.leg, call.cust_leg):
+            if leg is not None and not (agent_gone and leg == call.leg):
+                gevent.spawn(self._kill_leg, leg)
+        self._forget_leg(call)
+        now = self.now()
+        call.agent, call.state = None, "waiting"
+        self.stats.callback_misses[cause] += 1
+        self._emit("callback_missed", call=call, agent=agent, cause=cause, attempt=cb.tries)
+        if agent_gone:
+            cb.tries -= 1  # the customer's ring was cut short: not a try
+            self.core.requeue(call.uuid, now)
+            self._agent_after(agent, "wrap_up", self.settings.wrap_up)
+            other = None if self.draining else self.core.dispatch_call(call.uuid, self.now())
+            if other is not None:
+                call.agent, call.trigger = other, time.perf_counter()
+            return False
+        self.core.remove_call(call.uuid, now)
+        if cb.tries >= settings.attempts:
+            call.state = "done"
+            self.stats.callbacks_failed += 1
+            log.info("call %s: callback to %s given up after %d tries (%s)", call.uuid, cb.number, cb.tries, cause)
+            self._emit("callback_failed", call=call, tries=cb.tries, cause=cause)
+        else:
+            cb.retry_at = now + settings.retry_after
+        self._agent_ready(agent)
+        return False
 
     def _ring(self, call: Call, agent: str) -> bool:
         """Ring `agent` for `call`; True once bridged, False when the agent did not take it."""
@@ -659,6 +865,8 @@ class CallRouter:
                 if result.startswith("-"):  # "-ERR NO_ANSWER\n", "-ERR USER_BUSY\n", ...
                     return self._missed(call, agent, result[4:].strip() or "UNKNOWN")
             elif msg.unique_id == leg and msg.name == "CHANNEL_PARK":
+                if call.callback is not None:
+                    return self._dial_customer(call, agent)
                 return self._bridge(call, agent)
             elif msg.unique_id == leg and msg.name == "CHANNEL_HANGUP":
                 return self._missed(call, agent, msg.get("Hangup-Cause") or "UNKNOWN")
@@ -692,7 +900,7 @@ class CallRouter:
         while True:
             msg = self._next(call, caller_gone_raises=False)
             if isinstance(msg, Event) and msg.name == "CHANNEL_HANGUP":
-                if msg.unique_id in (call.uuid, call.leg):
+                if msg.unique_id in (call.uuid if call.callback is None else call.cust_leg, call.leg):
                     transferred = call.transfer is not None and msg.unique_id == call.leg
                     break
         now = self.now()
@@ -735,6 +943,8 @@ class CallRouter:
         call = next((c for c in self.calls.values() if c.agent == agent and c.state == "talking"), None)
         if call is None or not call.in_core:
             raise ValueError(f"agent {agent} has no call to transfer")
+        if call.callback is not None:
+            raise ValueError(f"agent {agent} is on a callback, which cannot be transferred")
         if queue is None and to_agent is None:
             raise ValueError("name a queue or an agent to transfer to")
         names = [q.name for q in self.config.queues]
@@ -825,7 +1035,12 @@ class CallRouter:
             raise _Stop
         if not isinstance(msg, Event):
             return msg
-        if msg.unique_id == call.uuid and msg.name == "CHANNEL_HANGUP" and caller_gone_raises:
+        if (
+            msg.unique_id == call.uuid
+            and msg.name == "CHANNEL_HANGUP"
+            and caller_gone_raises
+            and call.callback is None  # the caller we call back was hung up by us
+        ):
             raise _CallerGone
         return msg
 
@@ -854,11 +1069,13 @@ class CallRouter:
             log.warning("could not hang up agent leg %s: %s", leg, exc)
 
     def _forget_leg(self, call: Call) -> None:
-        if call.leg is not None:
-            self.legs.pop(call.leg, None)
-        if call.job is not None:
-            self.jobs.pop(call.job, None)
-        call.leg = call.job = None
+        for leg in (call.leg, call.cust_leg):
+            if leg is not None:
+                self.legs.pop(leg, None)
+        for job in (call.job, call.cust_job):
+            if job is not None:
+                self.jobs.pop(job, None)
+        call.leg = call.job = call.cust_leg = call.cust_job = None
 
     def _forget(self, call: Call) -> None:
         self._forget_leg(call)

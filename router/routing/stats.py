@@ -40,6 +40,14 @@ class Stats:
     """Calls an agent transferred to a queue or a named agent (the caller waited again)."""
     key_exits: collections.Counter[str] = field(default_factory=collections.Counter)
     """Waiting callers who pressed an exit key, by the extension they went to."""
+    callbacks: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Callers to be called back, by why: "pressed N", "maximum wait", "no line"."""
+    callbacks_connected: int = 0
+    """Callbacks bridged to an agent (counted in `answered` too)."""
+    callbacks_failed: int = 0
+    """Callbacks given up after every try."""
+    callback_misses: collections.Counter[str] = field(default_factory=collections.Counter)
+    """Tries that did not reach the customer, by cause (NO_ANSWER, USER_BUSY, AGENT_HUNG_UP...)."""
     misses: collections.Counter[str] = field(default_factory=collections.Counter)
     """Agent legs that did not answer, by FreeSWITCH cause (NO_ANSWER, USER_BUSY, ...)."""
     answer_waits: collections.deque[float] = field(
@@ -48,6 +56,10 @@ class Stats:
     abandon_waits: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=_KEEP)
     )
+    callback_delays: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=_KEEP)
+    )
+    """From the caller's enqueue time to the bridge with the customer called back."""
     dispatch_latency: collections.deque[float] = field(
         default_factory=lambda: collections.deque(maxlen=_KEEP)
     )
