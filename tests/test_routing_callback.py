@@ -200,3 +200,63 @@ def test_a_waiting_callback_survives_a_dropped_connection() -> None:
         env.sim.add_endpoint(CUSTOMER, Endpoint("answer"))
         env.router.agent_ready("a1")
         wait_until(lambda: env.router.stats.callbacks_connected == 1, timeout=5.0, what="called back")
+
+
+def test_pending_callbacks_survive_a_router_restart_through_the_state_file(tmp_path: Path) -> None:
+    import dataclasses
+
+    from router.routing import CallRouter
+
+    config = _config()
+    assert config.calls.callback is not None
+    state = tmp_path / "callbacks.json"
+    cb = dataclasses.replace(config.calls.callback, state_file=state)
+    config = dataclasses.replace(config, calls=dataclasses.replace(config.calls, callback=cb))
+    with routing_env(config) as env:
+        for agent in ("a1", "a2"):
+            env.router.agent_logout(agent)
+        caller = env.call("5551000")
+        wait_until(lambda: caller in env.router.core.waiting_calls(), what="queued")
+        env.sim.send_dtmf(caller, "2")
+        wait_until(lambda: _gone(env, caller), timeout=5.0, what="caller hung up by us")
+        later = env.call("5551009")
+        wait_until(lambda: len(env.router.core.waiting_calls()) == 2, what="both queued")
+        enqueued_at = env.router.calls[caller].enqueued_at
+        env.router.drain(timeout=0.5)
+        assert '"number": "5551000"' in state.read_text()
+        successor = CallRouter(config, password="ClueCon", port=env.sim.port)
+        rung: list[str] = []
+        successor.listeners.append(lambda kind, d: rung.append(d["call"].uuid) if kind == "ringing" else None)
+        try:
+            env.agent("a1", Endpoint("answer"))
+            env.sim.add_endpoint(CUSTOMER, Endpoint("answer"))
+            successor.start()
+            assert successor.wait_ready(5)
+            assert successor.calls[caller].callback is not None
+            # its place: the enqueue time of the first router, earlier than the later caller's
+            assert successor.core.call_info(caller)["enqueued_at"] == pytest.approx(enqueued_at)
+            assert successor.core.call_info(later)["enqueued_at"] > enqueued_at
+            wait_until(lambda: successor.stats.callbacks_connected == 1, timeout=5.0, what="called back")
+            assert rung[0] == caller  # the first agent free takes the callback, not the later caller
+            wait_until(lambda: '"callbacks": []' in state.read_text(), what="state file emptied")
+        finally:
+            successor.stop()
+
+
+def test_an_unreadable_state_file_is_set_aside_and_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from router.routing import callback_store
+
+    state = tmp_path / "callbacks.json"
+    state.write_text("{not json")
+    assert callback_store.load(state) == []
+    assert (tmp_path / "callbacks.json.bad").read_text() == "{not json" and not state.exists()
+    assert "NOT restored" in caplog.text
+    good = callback_store.StoredCallback("u-1", "sales", "other", "main", "5551000", "pressed 2", 1, 10.0, 20.0)
+    state.write_text(
+        '{"version": 1, "callbacks": [{"uuid": "u 1\\r\\n"}, '
+        + '{"uuid": "u-2", "queue": "sales", "cls": "other", "home": "main", "number": "555;x", '
+        + '"why": "x", "tries": 0, "enqueued_at": 1}]}'
+    )
+    assert callback_store.load(state) == [] and "entry 1 skipped: bad number" in caplog.text
+    callback_store.save(state, [good])
+    assert callback_store.load(state) == [good]

@@ -165,6 +165,9 @@ class Callback:
     """Seconds after an unanswered try before the call is offered to agents again."""
     agent_tone: str = "tone_stream://%(2000,4000,440,480);loops=-1"
     """What the agent hears while the customer's phone rings (ringback)."""
+    state_file: Path | None = None
+    """Where pending callbacks are kept across restarts (None: in memory only; a restart or a
+    drain then loses them). Relative paths are relative to the config file."""
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ class _Parser(Checker):
         customers = self.parse_customers(top.get("customers"))
         esl = parse_esl(self, top.get("esl"))
         calls = parse_calls(
-            self, top.get("calls"), [q.name for q in queues], [c.name for c in classes]
+            self, top.get("calls"), [q.name for q in queues], [c.name for c in classes], self.path.parent
         )
         if self.problems:
             raise ConfigError(self.path, self.problems)

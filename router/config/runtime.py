@@ -8,6 +8,7 @@ a config error at start-up rather than a refused command at the first call.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from router.config.checks import Checker, choices
@@ -46,7 +47,11 @@ def parse_esl(checker: Checker, value: Any) -> EslSettings:
 
 
 def parse_calls(
-    checker: Checker, value: Any, queue_names: list[str], class_names: list[str] | None = None
+    checker: Checker,
+    value: Any,
+    queue_names: list[str],
+    class_names: list[str] | None = None,
+    base: Path | None = None,
 ) -> CallSettings:
     """`[calls]`: agent dial string, ring timeout, wrap-up, misses, hold music, IVR map."""
     if value is None:
@@ -153,7 +158,7 @@ def parse_calls(
             checker.error(f"calls.exit_keys.{digit}", f"{ext!r}: an extension of letters, digits, _.+*#-")
         else:
             exit_keys[digit] = ext
-    callback = _callback(checker, tbl["callback"]) if "callback" in tbl else None
+    callback = _callback(checker, tbl["callback"], base) if "callback" in tbl else None
     if callback is not None and callback.key is not None and callback.key in exit_keys:
         checker.error(
             "calls.callback.key", f"{callback.key!r} is also an exit key; give each key one use"
@@ -200,11 +205,13 @@ def parse_calls(
     )
 
 
-def _callback(checker: Checker, value: Any) -> Callback | None:
+def _callback(checker: Checker, value: Any, base: Path | None) -> Callback | None:
     """``[calls.callback]``: dial (required), key, confirm, caller_id, ring_timeout, attempts,
-    retry_after, agent_tone."""
+    retry_after, agent_tone, state_file."""
     key = "calls.callback"
-    allowed = ("dial", "key", "confirm", "caller_id", "ring_timeout", "attempts", "retry_after", "agent_tone")
+    allowed = (
+        "dial", "key", "confirm", "caller_id", "ring_timeout", "attempts", "retry_after", "agent_tone", "state_file",
+    )
     tbl = checker.table(value, key, allowed, required=("dial",))
     if tbl is None or "dial" not in tbl:
         return None
@@ -243,10 +250,18 @@ def _callback(checker: Checker, value: Any) -> Callback | None:
     if retry is not None and retry < 0:
         checker.error(f"{key}.retry_after", f"must be >= 0 seconds, not {retry:g}")
         retry = None
+    state_file = None
+    if "state_file" in tbl:
+        got = checker.string(tbl, key, "state_file", nonempty=True)
+        if got is not None:
+            state_file = Path(got) if base is None else base / got
+            if state_file.is_dir():
+                checker.error(f"{key}.state_file", f"{state_file} is a directory; name a file in it")
+                ok = False
     if not ok or None in (dial, ring, attempts, retry):
         return None
     assert dial is not None and ring is not None and attempts is not None and retry is not None
-    return Callback(dial, digit, confirm, caller_id, ring, attempts, retry, tone)
+    return Callback(dial, digit, confirm, caller_id, ring, attempts, retry, tone, state_file)
 
 
 def _seconds(checker: Checker, tbl: dict[str, Any], name: str, default: float) -> float:

@@ -77,6 +77,10 @@ def reconcile(router: CallRouter, connection: int) -> None:
     }
     router.stats.lost += sum(1 for c in stale if c.uuid not in found and c.uuid not in resumed)
     if not router.ready.is_set():
+        router.restore_callbacks()
+        # Let the adopted and restored calls' flows queue them first (none yields before it),
+        # so that the agents logging in next take them in rank order, not in adoption order.
+        gevent.sleep(0)
         # First connection: log every agent in who is not in a conversation we just adopted.
         for agent in list(router.phones):
             if agent not in talking:

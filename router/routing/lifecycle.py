@@ -60,8 +60,9 @@ from router.config.model import Overflow
 from router.esl import protocol
 from router.esl.connection import ConnectionLost, ESLConnection, ESLError, NotConnected
 from router.esl.protocol import ApiResponse, Event, EventValue, UnsafeValueError
-from router.routing import admission
-from router.routing.classify import Classification, classify
+from router.routing import admission, callback_store
+from router.routing.callback_store import StoredCallback
+from router.routing.classify import Classification, classify, unknown_class
 from router.routing.directory import Directory, load_directory
 from router.routing.stats import Stats
 
@@ -256,6 +257,9 @@ class CallRouter:
         """
         self.draining = True
         log.info("draining: taking no new calls; %d call(s) in hand", len(self.calls))
+        pending = sum(1 for c in self.calls.values() if c.callback is not None and not c.callback.connected)
+        if pending and (self.settings.callback is None or self.settings.callback.state_file is None):
+            log.warning("%d pending callback(s) are lost: set [calls.callback] state_file to keep them", pending)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and any(c.state == "ringing" for c in self.calls.values()):
             gevent.sleep(0.05)
@@ -674,6 +678,7 @@ class CallRouter:
         self.stats.callbacks[why.split(" (")[0]] += 1
         log.info("call %s: to be called back on %s (%s)", call.uuid, call.info.caller, why)
         self._emit("callback", call=call, why=why, number=call.info.caller)
+        self._save_callbacks()
         call.side = gevent.spawn(self._send_goodbye, call, call.side)
 
     def _send_goodbye(self, call: Call, previous: gevent.Greenlet | None) -> None:
@@ -704,6 +709,53 @@ class CallRouter:
         self.calls[call.uuid] = call
         call.flow = gevent.spawn(self._flow, call)
         return call
+
+    def _save_callbacks(self) -> None:
+        """Write the pending callbacks to ``[calls.callback] state_file`` (if configured)."""
+        settings = self.settings.callback
+        if settings is None or settings.state_file is None:
+            return
+        pending = [
+            StoredCallback(
+                c.uuid, c.info.queue, c.info.cls, c.info.home, c.callback.number, c.callback.why,
+                c.callback.tries, c.enqueued_at, c.callback.retry_at, c.info.preferred_agent,
+            )
+            for c in self.calls.values()
+            if c.callback is not None and not c.callback.connected and c.state != "done"
+        ]
+        try:
+            callback_store.save(settings.state_file, pending)
+        except OSError as exc:
+            log.error("could not save %d pending callback(s) to %s: %s", len(pending), settings.state_file, exc)
+
+    def restore_callbacks(self) -> int:
+        """Queue again, in their places, the callbacks a previous router left in `state_file`."""
+        settings = self.settings.callback
+        if settings is None or settings.state_file is None:
+            return 0
+        restored = 0
+        queues = [q.name for q in self.config.queues]
+        for stored in callback_store.load(settings.state_file):
+            if stored.uuid in self.calls:
+                continue
+            queue = stored.queue if stored.queue in queues else (self.settings.default_queue or queues[0])
+            cls = stored.cls if any(c.name == stored.cls for c in self.config.classes) else unknown_class(self.config)
+            home = stored.home if any(c.name == stored.home for c in self.config.centres) else self.config.centre
+            if (queue, cls, home) != (stored.queue, stored.cls, stored.home):
+                log.warning("callback %s: %s/%s/%s no longer configured: now %s/%s/%s", stored.uuid,
+                            stored.queue, stored.cls, stored.home, queue, cls, home)
+            dialects = next((c.dialects for c in self.config.centres if c.name == home), ())
+            agent = stored.preferred_agent if stored.preferred_agent in self.phones else None
+            info = Classification(queue, cls, home, stored.number, preferred=tuple((d, 1.0) for d in dialects),
+                                  preferred_agent=agent, enqueued_at=stored.enqueued_at)
+            request = CallbackRequest(stored.number, stored.why, stored.tries, retry_at=stored.retry_at)
+            call = Call(stored.uuid, info, stored.enqueued_at, self.conn.connects, callback=request)
+            self.calls[call.uuid] = call
+            call.flow = gevent.spawn(self._flow, call)
+            restored += 1
+        if restored:
+            log.info("restored %d pending callback(s) from %s", restored, settings.state_file)
+        return restored
 
     def _await_retry(self, call: Call) -> None:
         """After an unanswered callback: out of the core until `retry_at`, then back in its place."""
@@ -781,6 +833,7 @@ class CallRouter:
         self.stats.answered += 1
         self.stats.callbacks_connected += 1
         self.stats.callback_delays.append(now - call.enqueued_at)
+        self._save_callbacks()
         log.info("call %s: called back on %s, bridged to %s", call.uuid, cb.number, agent)
         self._emit("bridged", call=call, agent=agent, wait=now - call.enqueued_at, callback=True)
         return True
@@ -816,6 +869,7 @@ class CallRouter:
             self._emit("callback_failed", call=call, tries=cb.tries, cause=cause)
         else:
             cb.retry_at = now + settings.retry_after
+        self._save_callbacks()
         self._agent_ready(agent)
         return False
 
