@@ -98,7 +98,9 @@ def test_caller_presses_the_key_hangs_up_keeps_place_and_is_called_back_agent_fi
         customer = wait_until(lambda: env.router.calls[caller].cust_leg, timeout=5.0, what="customer rung")
         (ring,) = wait_until(lambda: [c for c in env.sent("bgapi originate") if CUSTOMER in c], what="ring")
         assert "origination_caller_id_number=95555" in ring and f"esl_router_callback={caller}" in ring
-        first_agent_ring = env.commands.index(next(c for c in env.sent("bgapi originate") if "user/a1" in c))
+        agent_ring = next(c for c in env.sent("bgapi originate") if "user/a1" in c)
+        assert "origination_caller_id_name=callback" in agent_ring  # as in captures d12
+        first_agent_ring = env.commands.index(agent_ring)
         assert first_agent_ring < env.commands.index(ring)  # agent first, then the customer
         wait_until(lambda: env.bridged(customer) == agent_leg, timeout=5.0, what="customer bridged to agent")
         wait_until(lambda: env.router.stats.callbacks_connected == 1, what="the router saw the bridge")

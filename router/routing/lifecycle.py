@@ -886,6 +886,8 @@ class CallRouter:
         }
         if call.info.caller is not None:
             variables["origination_caller_id_number"] = call.info.caller
+        if call.callback is not None:
+            variables["origination_caller_id_name"] = "callback"  # the agent's phone says so (d12)
         try:
             dial = protocol.dial_string(phone.endpoint.replace("{agent}", agent), variables)
         except UnsafeValueError as exc:
