@@ -131,3 +131,68 @@ def test_calls_and_esl_sections(tmp_path: Path) -> None:
         "calls.ivr.2: unknown queue 'nope'",
     ):
         assert key in text, key
+
+
+TRUNK = (
+    '\n[[calls.trusted_trunks]]\nname = "sbc"\nnetworks = ["10.20.0.0/16", "192.0.2.7"]\n'
+    'class_header = "X-Caller-Class"\nhome_header = "X-Home-Centre"\nnumber_header = "X-Customer-Number"\n'
+)
+
+
+def _headers(source: str, **sip: str) -> dict[str, str]:
+    headers = {"Caller-Caller-ID-Number": "5550000", "variable_sip_network_ip": source}
+    headers.update({f"variable_sip_h_{name.replace('_', '-')}": value for name, value in sip.items()})
+    return headers
+
+
+def test_sip_headers_are_believed_only_from_trusted_trunks(tmp_path: Path) -> None:
+    config = make_config(TRUNK)
+    (trunk,) = config.calls.trusted_trunks
+    assert trunk.admits("10.20.3.4") and trunk.admits("192.0.2.7") and not trunk.admits("10.21.0.1")
+    assert not trunk.admits("") and not trunk.admits("10.20.0.1\r\n")
+    directory = _dir(tmp_path, "number,class,home,agent,account\n8613800000001,trading,main,a7,\n")
+    # from the SBC: the real customer number behind the trunk's caller ID, looked up
+    info = classify(_headers("10.20.3.4", X_Customer_Number="+8613800000001"), config, directory)
+    assert (info.cls, info.caller, info.preferred_agent) == ("trading", "8613800000001", "a7")
+    info = classify(_headers("192.0.2.7", X_Caller_Class="registered", X_Home_Centre="main"), config, directory)
+    assert (info.cls, info.home) == ("registered", "main")
+    assert "class registered from a trusted trunk" in info.notes
+    # the same headers from anyone else are ignored, and the note says so
+    info = classify(_headers("203.0.113.9", X_Caller_Class="trading", X_Customer_Number="8613800000001"), config, directory)
+    assert (info.cls, info.caller) == ("other", "5550000")
+    assert any("not a trusted trunk" in n and "X-Caller-Class" in n for n in info.notes)
+    # hostile or unknown values from a trusted trunk are refused, never passed on
+    for hostile in ("trading\r\nX: y", "gold", "%0Atrading", "trading'"):
+        info = classify(_headers("10.20.0.1", X_Caller_Class=hostile, X_Home_Centre=hostile), config, directory)
+        assert (info.cls, info.home) == ("other", "main")
+        assert all("\r" not in n and "\n" not in n for n in info.notes)
+    info = classify(_headers("10.20.0.1", X_Customer_Number="555;drop"), config, directory)
+    assert info.caller is None and info.cls == "other"
+
+
+@pytest.mark.parametrize(
+    ("toml", "where"),
+    [
+        ('\n[[calls.trusted_trunks]]\nname = "t"\nnetworks = ["10.0.0.300"]\nclass_header = "X-C"\n', r"calls\.trusted_trunks\[0\]\.networks"),
+        ('\n[[calls.trusted_trunks]]\nname = "t"\nnetworks = ["10.0.0.1/8"]\nclass_header = "X-C"\n', "host bits set"),
+        ('\n[[calls.trusted_trunks]]\nname = "t"\nnetworks = []\nclass_header = "X-C"\n', "at least one address"),
+        ('\n[[calls.trusted_trunks]]\nname = "t"\nnetworks = ["10.0.0.1"]\n', "at least one of class_header"),
+        ('\n[[calls.trusted_trunks]]\nname = "t"\nnetworks = ["10.0.0.1"]\nclass_header = "X C"\n', "not a SIP header name"),
+        ('\n[[calls.trusted_trunks]]\nnetworks = ["10.0.0.1"]\nclass_header = "X-C"\n', r"calls\.trusted_trunks\[0\]\.name: missing"),
+    ],
+)
+def test_bad_trusted_trunks_are_config_errors(toml: str, where: str) -> None:
+    with pytest.raises(ConfigError, match=where):
+        make_config(toml)
+
+
+def test_a_trusted_trunk_header_classifies_a_call_end_to_end() -> None:
+    from tests.routing_env import agents_toml, routing_env, wait_until
+
+    trunk = TRUNK.replace('"10.20.0.0/16", "192.0.2.7"', '"127.0.0.0/8"')  # the simulator's SIP peer
+    with routing_env(make_config(agents_toml(("a1", "sales = 5")) + trunk)) as env:
+        env.router.agent_logout("a1")
+        caller = env.call("5550000", variables={"sip_h_X-Caller-Class": "trading"})
+        wait_until(lambda: caller in env.router.calls, what="taken")
+        assert env.router.calls[caller].info.cls == "trading"
+        assert env.router.core.call_info(caller)["cls"] == "trading"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_address
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,31 @@ class Overflow:
 
 
 @dataclass(frozen=True)
+class Trunk:
+    """``[[calls.trusted_trunks]]``: a SIP peer (an SBC, the brokerage's own IVR) whose headers the
+    router believes. Calls from any other source address have these headers ignored: anyone can
+    put ``X-Caller-Class: trading`` in an INVITE."""
+
+    name: str
+    networks: tuple[IPv4Network | IPv6Network, ...]
+    """Source addresses (FreeSWITCH's ``sip_network_ip``) the trunk's INVITEs come from."""
+    class_header: str | None = None
+    """SIP header carrying the caller class (a configured class name), e.g. ``X-Caller-Class``."""
+    home_header: str | None = None
+    """SIP header carrying the caller's home centre (a configured centre name)."""
+    number_header: str | None = None
+    """SIP header carrying the customer's number, looked up in the customer directory instead of
+    the caller ID (e.g. when the trunk presents its own number)."""
+
+    def admits(self, address: str) -> bool:
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+
+@dataclass(frozen=True)
 class Callback:
     """``[calls.callback]``: instead of holding, a waiting caller may be called back. The call
     keeps its place in the queue with no channel; when an agent is chosen the router rings the
@@ -215,6 +241,8 @@ class CallSettings:
     exit_keys: Mapping[str, str] = field(default_factory=dict)
     """A key (DTMF digit) a waiting caller may press -> the dialplan extension they are then
     transferred to (voicemail, callback offer...)."""
+    trusted_trunks: tuple[Trunk, ...] = ()
+    """SIP peers whose classification headers are believed (see `Trunk`)."""
     callback: Callback | None = None
     """Callbacks (None: not offered; `exit_keys`, overflow rules and admission then cannot
     offer them either)."""

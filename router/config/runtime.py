@@ -7,12 +7,13 @@ a config error at start-up rather than a refused command at the first call.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
 
 from router.config.checks import Checker, choices
-from router.config.model import Callback, CallSettings, EslSettings, Overflow
+from router.config.model import Callback, CallSettings, EslSettings, Overflow, Trunk
 
 # What may appear in a dial string around {agent}: the characters of router.esl.protocol's
 # endpoint check (no space, comma, brace or quote can reach the originate command).
@@ -78,6 +79,7 @@ def parse_calls(
         "announce_language",
         "exit_keys",
         "callback",
+        "trusted_trunks",
     )
     tbl = checker.table(value, "calls", allowed)
     if tbl is None:
@@ -159,6 +161,7 @@ def parse_calls(
         else:
             exit_keys[digit] = ext
     callback = _callback(checker, tbl["callback"], base) if "callback" in tbl else None
+    trunks = _trunks(checker, tbl.get("trusted_trunks", []))
     if callback is not None and callback.key is not None and callback.key in exit_keys:
         checker.error(
             "calls.callback.key", f"{callback.key!r} is also an exit key; give each key one use"
@@ -202,7 +205,43 @@ def parse_calls(
         announce_language=language,
         exit_keys=exit_keys,
         callback=callback,
+        trusted_trunks=trunks,
     )
+
+
+_HEADER = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
+
+
+def _trunks(checker: Checker, value: Any) -> tuple[Trunk, ...]:
+    """``[[calls.trusted_trunks]]``: name, networks, and the headers believed from them."""
+    headers = ("class_header", "home_header", "number_header")
+    trunks = []
+    seen: set[str] = set()
+    for key, item in checker.array_of_tables(value, "calls.trusted_trunks"):
+        tbl = checker.table(item, key, ("name", "networks", *headers), required=("name", "networks"))
+        if tbl is None or "name" not in tbl or "networks" not in tbl:
+            continue
+        name = checker.name(tbl, key, "name", seen, "trunk")
+        nets = []
+        for raw in checker.string_list(tbl, key, "networks") or ():
+            try:
+                nets.append(ipaddress.ip_network(raw, strict=True))
+            except ValueError as exc:
+                checker.error(f"{key}.networks", f"{raw!r} is not an address or network ({exc}); e.g. 10.0.0.0/24")
+        if not nets:
+            checker.error(f"{key}.networks", "name at least one address or network")
+        found: dict[str, str | None] = {}
+        for header in headers:
+            got = checker.string(tbl, key, header, nonempty=True) if header in tbl else None
+            if got is not None and not _HEADER.fullmatch(got):
+                checker.error(f"{key}.{header}", f"{got!r} is not a SIP header name (letters, digits, -)")
+                got = None
+            found[header] = got
+        if not any(found.values()) and not any(h in tbl for h in headers):
+            checker.error(key, f"name at least one of {', '.join(headers)} (else the trunk means nothing)")
+        if name is not None and nets:
+            trunks.append(Trunk(name, tuple(nets), **found))
+    return tuple(trunks)
 
 
 def _callback(checker: Checker, value: Any, base: Path | None) -> Callback | None:

@@ -15,6 +15,11 @@ Rules, in order:
 * caller: the customer directory by caller number: class, home centre, own agent. An unknown or
   unusable number is class ``other`` (the lowest class if the config has no ``other``) at the
   router's own centre;
+* trusted SIP headers: a call whose INVITE came from a ``[[calls.trusted_trunks]]`` address may
+  carry the customer's number (looked up instead of the caller ID), class and home centre in SIP
+  headers (``variable_sip_h_<name>``); each must be valid (a configured class or centre, a phone
+  number). From any other address these headers are ignored and noted: a caller can put anything
+  in an INVITE;
 * preferred skills: the home centre's dialects (so that a caller is answered in their dialect
   when such an agent is free).
 """
@@ -76,7 +81,10 @@ def classify(headers: Mapping[str, EventValue], config: Config, directory: Direc
     queues = [q.name for q in config.queues]
     queue = _queue(headers, config, queues, notes)
 
+    trusted = _trusted(headers, config, notes)
     raw_number = header(headers, "Caller-Caller-ID-Number")
+    if trusted.get("number"):
+        raw_number = trusted["number"]
     number = normalise_number(raw_number)
     if number is None and raw_number:
         notes.append(f"caller ID {_show(raw_number)} is not a phone number: treated as unknown")
@@ -88,6 +96,18 @@ def classify(headers: Mapping[str, EventValue], config: Config, directory: Direc
         cls, home, agent = unknown_class(config), config.centre, None
         if number is not None:
             notes.append(f"caller {number} is not in the customer directory: {cls}")
+    if trusted.get("class"):
+        if any(c.name == trusted["class"] for c in config.classes):
+            cls = trusted["class"]
+            notes.append(f"class {cls} from a trusted trunk")
+        else:
+            notes.append(f"ignored class {_show(trusted['class'])} from a trusted trunk: not a class")
+    if trusted.get("home"):
+        if any(c.name == trusted["home"] for c in config.centres):
+            home = trusted["home"]
+            notes.append(f"home centre {home} from a trusted trunk")
+        else:
+            notes.append(f"ignored home centre {_show(trusted['home'])} from a trusted trunk: not a centre")
     dialects = next((c.dialects for c in config.centres if c.name == home), ())
 
     enqueued_at = None
@@ -118,6 +138,29 @@ def classify(headers: Mapping[str, EventValue], config: Config, directory: Direc
         fallback_task=fallback,
         notes=tuple(notes),
     )
+
+
+def _trusted(headers: Mapping[str, EventValue], config: Config, notes: list[str]) -> dict[str, str]:
+    """The classification headers of the trusted trunk the call came from ({} if none)."""
+    trunks = config.calls.trusted_trunks
+    if not trunks:
+        return {}
+    source = header(headers, "variable_sip_network_ip")
+    trunk = next((t for t in trunks if t.admits(source)), None)
+    fields = {"class": "class_header", "home": "home_header", "number": "number_header"}
+    if trunk is None:
+        named = {getattr(t, f) for t in trunks for f in fields.values()} - {None}
+        sent = sorted(n for n in named if header(headers, f"variable_sip_h_{n}"))
+        if sent:
+            notes.append(f"ignored {', '.join(sent)} from {_show(source) if source else 'an unknown source'}: not a trusted trunk")
+        return {}
+    found = {}
+    for name, attr in fields.items():
+        sip_header = getattr(trunk, attr)
+        value = header(headers, f"variable_sip_h_{sip_header}") if sip_header else ""
+        if value:
+            found[name] = value
+    return found
 
 
 def _queue(
