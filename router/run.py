@@ -2,8 +2,8 @@
 
     esl-router run --config /etc/esl-router/router.toml
 
-* FreeSWITCH's event socket is ``[esl] host``/``port`` of the config (``--host``/``--port``
-  override); the password is ``ESL_ROUTER_ESL_PASSWORD`` if set, else ``[esl] password``; there is
+* FreeSWITCH's event socket is ``[esl] host``/``port`` of the config, or every node of ``[esl]
+  nodes`` (``--host``/``--port`` override: one node); the password is ``ESL_ROUTER_ESL_PASSWORD`` if set, else ``[esl] password``; there is
   no default. An unreachable FreeSWITCH is logged and retried with backoff, for ever.
 * **SIGHUP** re-reads the config and the customer directory and applies them to the running router
   (new queues, agents and policy apply to calls already waiting; no call is dropped). A config
@@ -65,12 +65,11 @@ def run(
     gevent.signal_handler(signal.SIGTERM, stop.set)
     gevent.signal_handler(signal.SIGINT, stop.set)
     log.info(
-        "esl-router for centre %s: %d queue(s), %d agent(s); FreeSWITCH at %s:%d",
+        "esl-router for centre %s: %d queue(s), %d agent(s); FreeSWITCH at %s",
         config.centre,
         len(config.queues),
         len(config.agents),
-        host or config.esl.host,
-        port or config.esl.port,
+        ", ".join(f"{conn.host}:{conn.port}" for conn in router.nodes),
     )
     router.start()
     while not stop.wait(status_every):

@@ -123,6 +123,13 @@ class EslSettings:
     host: str = "127.0.0.1"
     port: int = 8021
     password: str | None = None
+    nodes: tuple[tuple[str, int], ...] = ()
+    """Several FreeSWITCH nodes of one centre (``nodes = ["10.0.0.1:8021", ...]``), all with the
+    same password; empty: the one node `host`:`port`. See `addresses`."""
+
+    def addresses(self) -> tuple[tuple[str, int], ...]:
+        """Every node's (host, port), in config order."""
+        return self.nodes or ((self.host, self.port),)
 
 
 @dataclass(frozen=True)

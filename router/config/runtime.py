@@ -27,9 +27,21 @@ def parse_esl(checker: Checker, value: Any) -> EslSettings:
     """`[esl]` host, port, password."""
     if value is None:
         return EslSettings()
-    tbl = checker.table(value, "esl", ("host", "port", "password"))
+    tbl = checker.table(value, "esl", ("host", "port", "password", "nodes"))
     if tbl is None:
         return EslSettings()
+    nodes: list[tuple[str, int]] = []
+    for raw in (checker.string_list(tbl, "esl", "nodes") or ()) if "nodes" in tbl else ():
+        node_host, sep, port_text = raw.rpartition(":")
+        bad = not sep or not node_host or any(c.isspace() for c in node_host)
+        if bad or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            checker.error("esl.nodes", f"{raw!r} is not host:port, e.g. 10.0.0.5:8021")
+        elif (node_host, int(port_text)) in nodes:
+            checker.error("esl.nodes", f"{raw!r} is listed twice")
+        else:
+            nodes.append((node_host, int(port_text)))
+    if nodes and ("host" in tbl or "port" in tbl):
+        checker.error("esl.nodes", "give either nodes or host and port, not both")
     host = checker.string(tbl, "esl", "host", nonempty=True) if "host" in tbl else "127.0.0.1"
     port = checker.integer(tbl, "esl", "port", default=8021, lo=1, hi=65535)
     password: str | None = None
@@ -44,7 +56,7 @@ def parse_esl(checker: Checker, value: Any) -> EslSettings:
                 "is FreeSWITCH's well-known default; set a password of your own in "
                 "event_socket.conf.xml and here (or in ESL_ROUTER_ESL_PASSWORD)",
             )
-    return EslSettings(host or "127.0.0.1", port or 8021, password)
+    return EslSettings(host or "127.0.0.1", port or 8021, password, tuple(nodes))
 
 
 def parse_calls(

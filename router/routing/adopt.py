@@ -29,7 +29,7 @@ import gevent  # type: ignore[import-untyped]
 
 from router._core import CoreError
 from router.config import Config
-from router.esl.connection import ESLError
+from router.esl.connection import ESLConnection, ESLError
 from router.esl.protocol import Event, EventValue, UnsafeValueError, check_uuid
 from router.routing.classify import classify, header
 from router.routing.directory import Directory, load_directory
@@ -45,11 +45,13 @@ SHOW_CHANNELS_LAG = 1.5
 """Seconds to wait before the second adoption pass (``show channels`` lags events by ~1 s)."""
 
 
-def reconcile(router: CallRouter, connection: int) -> None:
-    """Run on every (re)connection `connection` (1, 2, ...): see the module docstring."""
+def reconcile(router: CallRouter, conn: ESLConnection) -> None:
+    """Run on every (re)connection of `conn` to its FreeSWITCH node: see the module docstring.
+    Only that node's calls are touched; the other nodes' calls go on."""
+    connection = conn.connects
     now = router.now()
     held: dict[str, str] = {}  # agent -> what they were doing for a call of an old connection
-    stale = [c for c in router.calls.values() if c.epoch < connection]
+    stale = [c for c in router.calls.values() if c.conn is conn and c.epoch < connection]
     for call in stale:
         router._stop_flow(call)
         router._forget(call)
@@ -63,8 +65,8 @@ def reconcile(router: CallRouter, connection: int) -> None:
     if stale:
         log.info("reconnected: re-adopting %d call(s) from FreeSWITCH", len(stale))
     try:
-        router.check_music()
-        found, talking = adopt(router)
+        router.check_music(conn)
+        found, talking = adopt(router, conn)
     except (ESLError, TimeoutError) as exc:
         log.error("reconciliation with FreeSWITCH failed: %s; retrying", exc)
         found, talking = set(), set()
@@ -77,7 +79,7 @@ def reconcile(router: CallRouter, connection: int) -> None:
     }
     router.stats.lost += sum(1 for c in stale if c.uuid not in found and c.uuid not in resumed)
     if not router.ready.is_set():
-        router.restore_callbacks()
+        router.restore_callbacks(conn)
         # Let the adopted and restored calls' flows queue them first (none yields before it),
         # so that the agents logging in next take them in rank order, not in adoption order.
         gevent.sleep(0)
@@ -95,16 +97,16 @@ def reconcile(router: CallRouter, connection: int) -> None:
             else:
                 router._agent_ready(agent)
     gevent.sleep(SHOW_CHANNELS_LAG)
-    if router.conn.connects == connection and router.conn.connected:
+    if conn.connects == connection and conn.connected:
         try:
-            adopt(router)
+            adopt(router, conn)
         except (ESLError, TimeoutError) as exc:
             log.warning("second reconciliation pass failed: %s", exc)
 
 
-def adopt(router: CallRouter) -> tuple[set[str], set[str]]:
-    """Adopt what FreeSWITCH holds; returns (callers seen, agents found in a conversation)."""
-    reply = router.conn.api("show", "channels", "as", "json")
+def adopt(router: CallRouter, conn: ESLConnection) -> tuple[set[str], set[str]]:
+    """Adopt what `conn`'s FreeSWITCH holds; returns (callers seen, agents found talking)."""
+    reply = conn.api("show", "channels", "as", "json")
     rows: list[dict[str, Any]] = json.loads(reply.body).get("rows", []) if reply.ok else []
     seen: set[str] = set()
     talking: set[str] = set()
@@ -114,45 +116,45 @@ def adopt(router: CallRouter) -> tuple[set[str], set[str]]:
             seen.add(uid)
         if uid in router.calls or uid in router.legs:
             continue
-        dump = _dump(router, uid)
+        dump = _dump(conn, uid)
         if dump is None or not header(dump, "variable_esl_router_queue"):
             continue
         app = row.get("application")
         called_back = header(dump, "variable_esl_router_callback")
         if called_back and app == "uuid_bridge":  # a callback's customer, talking to an agent
             seen.add(called_back)
-            agent = _adopt_talking(router, uid, str(row.get("application_data", "")), dump)
+            agent = _adopt_talking(router, conn, uid, str(row.get("application_data", "")), dump)
             if agent is not None:
                 talking.add(agent)
         elif row.get("direction") == "inbound" and app == "uuid_bridge":
-            agent = _adopt_talking(router, uid, str(row.get("application_data", "")), dump)
+            agent = _adopt_talking(router, conn, uid, str(row.get("application_data", "")), dump)
             if agent is not None:
                 talking.add(agent)
         elif row.get("direction") == "inbound":
             if app == "park" or header(dump, "variable_esl_router_enqueued_at"):
-                call = router.take(dump, uid, adopted=True)
+                call = router.take(conn, dump, uid, adopted=True)
                 if call is not None:
                     log.info("adopted waiting call %s (queue %s)", uid, call.info.queue)
-                    _check_alive(router, uid)
+                    _check_alive(router, conn, uid)
         elif (header(dump, "variable_esl_router_agent") or called_back) and app != "uuid_bridge":
             log.info("hanging up leg %s: no call waits for it any more", uid)
-            router._kill_leg(uid)
+            router._kill_leg(conn, uid)
     return seen, talking
 
 
-def readopt(router: CallRouter, uuid: str) -> None:
+def readopt(router: CallRouter, conn: ESLConnection, uuid: str) -> None:
     """Take one caller afresh (after its flow failed), if FreeSWITCH still has it parked."""
     gevent.sleep(0.5)
-    dump = _dump(router, uuid)
+    dump = _dump(conn, uuid)
     if dump is not None and header(dump, "variable_esl_router_queue") and uuid not in router.calls:
-        if router.take(dump, uuid, adopted=True) is not None:
-            _check_alive(router, uuid)
+        if router.take(conn, dump, uuid, adopted=True) is not None:
+            _check_alive(router, conn, uuid)
 
 
-def _dump(router: CallRouter, uuid: str) -> dict[str, EventValue] | None:
+def _dump(conn: ESLConnection, uuid: str) -> dict[str, EventValue] | None:
     try:
         check_uuid(uuid)
-        reply = router.conn.api("uuid_dump", uuid, "json")
+        reply = conn.api("uuid_dump", uuid, "json")
     except UnsafeValueError:
         return None
     if not reply.ok:
@@ -164,10 +166,10 @@ def _dump(router: CallRouter, uuid: str) -> dict[str, EventValue] | None:
     return data if isinstance(data, dict) else None
 
 
-def _check_alive(router: CallRouter, uuid: str) -> None:
+def _check_alive(router: CallRouter, conn: ESLConnection, uuid: str) -> None:
     """A channel may hang up between the listing and our adoption, and that HANGUP came before
     we tracked it: if it is gone now, tell its flow as if the event had come."""
-    if router.conn.api("uuid_exists", uuid).body.strip() != "true":
+    if conn.api("uuid_exists", uuid).body.strip() != "true":
         call = router.calls.get(uuid) or router.legs.get(uuid)
         if call is not None:
             call.inbox.put(_hangup(uuid))
@@ -178,11 +180,11 @@ def _hangup(uuid: str) -> Event:
 
 
 def _adopt_talking(
-    router: CallRouter, caller: str, leg: str, dump: dict[str, EventValue]
+    router: CallRouter, conn: ESLConnection, caller: str, leg: str, dump: dict[str, EventValue]
 ) -> str | None:
     from router.routing.lifecycle import Call
 
-    leg_dump = _dump(router, leg)
+    leg_dump = _dump(conn, leg)
     agent = header(leg_dump, "variable_esl_router_agent") if leg_dump else ""
     if agent not in router.phones:
         return None
@@ -192,7 +194,8 @@ def _adopt_talking(
         caller,
         info,
         info.enqueued_at if info.enqueued_at is not None else now,
-        router.conn.connects,
+        conn.connects,
+        conn,
         state="talking",
         agent=agent,
         leg=leg,
@@ -206,7 +209,7 @@ def _adopt_talking(
     log.info("adopted conversation %s with agent %s", caller, agent)
     call.flow = gevent.spawn(router._adopted_talk, call)
     for uid in (caller, leg):
-        _check_alive(router, uid)
+        _check_alive(router, conn, uid)
     return agent
 
 
@@ -231,7 +234,10 @@ def apply_config(router: CallRouter, config: Config, directory: Directory | None
             router.core.add_agent(agent.id, agent.centre, dict(agent.skills), max_calls=agent.max_calls)
             added.append(agent.id)
     router.config, router.settings, router.directory = config, config.calls, directory
-    router._music = config.calls.hold_music
+    router._music.clear()  # checked again on each node's next connection
+    for conn in router.nodes:
+        if conn.connected:
+            gevent.spawn(router._safe, router.check_music, conn)
     for agent_id in added:
         router.phones[agent_id] = router._phone(agent_id)
     for phone in router.phones.values():

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import logging
 import re
 import time
@@ -141,6 +142,8 @@ class Call:
     enqueued_at: float
     epoch: int
     """The connection number it was taken on (calls of older connections are adopted afresh)."""
+    conn: ESLConnection = field(repr=False)
+    """The FreeSWITCH node the call is on: every command for it (and its legs) goes there."""
     inbox: gevent.queue.Queue = field(default_factory=gevent.queue.Queue, repr=False)
     state: str = "new"  # new, waiting, ringing, talking, done
     agent: str | None = None
@@ -213,30 +216,38 @@ class CallRouter:
         self.ready = gevent.event.Event()
         """Set once the first connection is made, existing calls adopted and agents logged in."""
         self._last_now = 0.0
-        self._music = self.settings.hold_music
+        self._music: dict[ESLConnection, str] = {}
+        """What each node plays as hold music (`check_music`)."""
         self._kick = gevent.event.Event()
         self._relaxer: gevent.Greenlet | None = None
         self._retired: set[str] = set()
         self._refusing: set[str] = set()
-        self.conn = ESLConnection(
-            host or config.esl.host,
-            port or config.esl.port,
-            password,
-            events=EVENTS,
-            filters=FILTERS,
-            on_connect=self._on_connect,
-            name=f"FreeSWITCH {host or config.esl.host}:{port or config.esl.port}",
-        )
-        self.conn.on("CHANNEL_PARK", self._on_park)
-        self.conn.on("CHANNEL_HANGUP", self._route)
-        self.conn.on("BACKGROUND_JOB", self._route_job)
-        self.conn.on("DTMF", self._route)  # exit keys and the callback key
+        addresses = ((host or config.esl.host, port or config.esl.port),) if host or port else config.esl.addresses()
+        self.nodes: list[ESLConnection] = []
+        for node_host, node_port in addresses:
+            conn = ESLConnection(
+                node_host,
+                node_port,
+                password,
+                events=EVENTS,
+                filters=FILTERS,
+                on_connect=self._on_connect,
+                name=f"FreeSWITCH {node_host}:{node_port}",
+            )
+            conn.on("CHANNEL_PARK", functools.partial(self._on_park, conn))
+            conn.on("CHANNEL_HANGUP", self._route)
+            conn.on("BACKGROUND_JOB", self._route_job)
+            conn.on("DTMF", self._route)  # exit keys and the callback key
+            self.nodes.append(conn)
+        self.conn = self.nodes[0]
+        """The first node (the only one unless ``[esl] nodes`` lists several)."""
 
     # --- running ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Connect to FreeSWITCH (retrying until it answers) and start routing."""
-        self.conn.start()
+        for conn in self.nodes:
+            conn.start()
         if self._relaxer is None:
             self._relaxer = gevent.spawn(self._relaxation_loop)
 
@@ -247,7 +258,8 @@ class CallRouter:
             self._relaxer = None
         for call in list(self.calls.values()):
             self._stop_flow(call)
-        self.conn.stop(timeout=1.0)
+        for conn in self.nodes:
+            conn.stop(timeout=1.0)
 
     def drain(self, timeout: float = 10.0) -> None:
         """Stop taking calls, let agents that are ringing answer (up to `timeout` s), then stop.
@@ -265,7 +277,7 @@ class CallRouter:
             gevent.sleep(0.05)
         for call in list(self.calls.values()):
             if call.state == "ringing" and call.leg is not None:
-                self._kill_leg(call.leg)
+                self._kill_leg(call.conn, call.leg)
         self.stop()
 
     def now(self) -> float:
@@ -289,7 +301,7 @@ class CallRouter:
 
     # --- events in ------------------------------------------------------------------------------
 
-    def _on_park(self, ev: Event) -> None:
+    def _on_park(self, conn: ESLConnection, ev: Event) -> None:
         t0 = time.perf_counter()
         uid = ev.unique_id or ""
         owner = self.calls.get(uid) or self.legs.get(uid)
@@ -300,11 +312,11 @@ class CallRouter:
             if ev.get("variable_esl_router_agent") or ev.get("variable_esl_router_callback"):
                 # a leg nobody waits for any more (answered just as we gave up on it)
                 log.info("leg %s parked with no call waiting for it: hanging it up", uid)
-                gevent.spawn(self._kill_leg, uid)
+                gevent.spawn(self._kill_leg, conn, uid)
             return
         if self.draining or not ev.get("variable_esl_router_queue"):
             return
-        self.take(ev.headers, uid, trigger=t0)
+        self.take(conn, ev.headers, uid, trigger=t0)
 
     def _route(self, ev: Event) -> None:
         uid = ev.unique_id or ""
@@ -319,6 +331,7 @@ class CallRouter:
 
     def take(
         self,
+        conn: ESLConnection,
         headers: Mapping[str, EventValue],
         uuid: str,
         *,
@@ -350,12 +363,12 @@ class CallRouter:
                 self.stats.refused_classes[info.cls] += 1
                 log.info("call %s (%s, %s): no line (%s)", uuid, info.cls, info.queue, reason)
                 self._emit("refused", uuid=uuid, info=info, reason=reason)
-                gevent.spawn(self._refuse, uuid, info, reason)
+                gevent.spawn(self._refuse, conn, uuid, info, reason)
                 return None
             else:
                 self.stats.admitted[info.cls] += 1
         enqueued_at = now if info.enqueued_at is None else min(info.enqueued_at, now)
-        call = Call(uuid, info, enqueued_at, self.conn.connects, trigger=trigger)
+        call = Call(uuid, info, enqueued_at, conn.connects, conn, trigger=trigger)
         self.calls[uuid] = call
         if adopted:
             self.stats.adopted += 1
@@ -393,28 +406,28 @@ class CallRouter:
             exempt=self.settings.exempt_classes,
         )
 
-    def _refuse(self, uuid: str, info: Classification, reason: str) -> None:
+    def _refuse(self, conn: ESLConnection, uuid: str, info: Classification, reason: str) -> None:
         """Offer a caller refused a line the configured alternative (transfer, or a message and
         hangup). The queue variable is unset first, so that the channel is never taken again."""
         settings = self.settings
         try:
             if info.fallback_task is not None:
-                self.conn.api("sched_del", info.fallback_task)
-            self.conn.api("uuid_setvar", uuid, "esl_router_queue")
-            self.conn.api("uuid_setvar", uuid, "esl_router_refused", reason)
+                conn.api("sched_del", info.fallback_task)
+            conn.api("uuid_setvar", uuid, "esl_router_queue")
+            conn.api("uuid_setvar", uuid, "esl_router_refused", reason)
             if settings.refuse_action == "transfer" and settings.refuse_extension is not None:
-                reply: ApiResponse = self.conn.api("uuid_transfer", uuid, settings.refuse_extension)
+                reply: ApiResponse = conn.api("uuid_transfer", uuid, settings.refuse_extension)
                 if not reply.ok:
                     log.warning("call %s: transfer refused: %s", uuid, reply.body.strip())
             else:
                 if settings.refuse_message:
-                    self.conn.command(
+                    conn.command(
                         protocol.sendmsg_execute(
                             uuid, "playback", settings.refuse_message,
                             event_uuid=protocol.new_uuid(), event_lock=True,
                         )
                     )
-                self.conn.command(
+                conn.command(
                     protocol.sendmsg_execute(
                         uuid, "hangup", "NORMAL_CIRCUIT_CONGESTION",
                         event_uuid=protocol.new_uuid(), event_lock=True,
@@ -453,7 +466,7 @@ class CallRouter:
             self._drop(call)
             from router.routing.adopt import readopt
 
-            gevent.spawn(readopt, self, call.uuid)
+            gevent.spawn(readopt, self, call.conn, call.uuid)
             return
         self._forget(call)
 
@@ -470,7 +483,7 @@ class CallRouter:
         call.stale = True
         for leg in (call.leg, call.cust_leg):
             if leg is not None:
-                gevent.spawn(self._kill_leg, leg)
+                gevent.spawn(self._kill_leg, call.conn, leg)
         self._forget(call)
         if call.in_core:
             try:
@@ -509,9 +522,9 @@ class CallRouter:
         """Cancel the dialplan's voicemail fallback, note the enqueue time, start hold music."""
         try:
             if call.info.fallback_task is not None:
-                self.conn.api("sched_del", call.info.fallback_task)
+                call.conn.api("sched_del", call.info.fallback_task)
             if call.info.enqueued_at is None:
-                self.conn.api("uuid_setvar", call.uuid, "esl_router_enqueued_at", f"{call.enqueued_at:.3f}")
+                call.conn.api("uuid_setvar", call.uuid, "esl_router_enqueued_at", f"{call.enqueued_at:.3f}")
             self._start_music(call)
         except (ESLError, TimeoutError) as exc:
             log.warning("call %s: setting up the wait failed: %s", call.uuid, exc)
@@ -519,26 +532,30 @@ class CallRouter:
     def _start_music(self, call: Call) -> None:
         # A plain sendmsg: its completion is not awaited (it ends when the music is broken).
         command = protocol.sendmsg_execute(
-            call.uuid, "playback", self._music, event_uuid=protocol.new_uuid()
+            call.uuid, "playback", self.music(call.conn), event_uuid=protocol.new_uuid()
         )
-        reply = self.conn.command(command)
+        reply = call.conn.command(command)
         if not reply.ok:
             log.info("call %s: hold music refused: %s", call.uuid, reply.reply_text)
 
-    def check_music(self) -> None:
+    def music(self, conn: ESLConnection) -> str:
+        """The hold music `conn`'s FreeSWITCH has (`hold_music` until checked)."""
+        return self._music.get(conn, self.settings.hold_music)
+
+    def check_music(self, conn: ESLConnection) -> None:
         """Play `hold_music` if FreeSWITCH has it, else `fallback_music` (asked once per
         connection: ``local_stream show <name>`` or ``file_exists <path>``; a missing source
         would otherwise play nothing, captures d6)."""
         music = self.settings.hold_music
         if music.startswith("local_stream://"):
-            reply = self.conn.api("local_stream", "show", music[len("local_stream://") :])
+            reply = conn.api("local_stream", "show", music[len("local_stream://") :])
         elif "://" not in music:
-            reply = self.conn.api("file_exists", music)
+            reply = conn.api("file_exists", music)
             reply = reply if reply.body.strip() == "true" else ApiResponse({}, "-ERR no such file")
         else:
             reply = ApiResponse({}, "+OK")  # tone_stream:// and the like need no source
         if reply.ok:
-            self._music = music
+            self._music[conn] = music
         else:
             log.warning(
                 "hold music %s is not available on FreeSWITCH (%s): playing %s instead; "
@@ -547,7 +564,7 @@ class CallRouter:
                 reply.body.strip(),
                 self.settings.fallback_music,
             )
-            self._music = self.settings.fallback_music
+            self._music[conn] = self.settings.fallback_music
 
     def _wait_for_agent(self, call: Call) -> str | None:
         """The agent the core assigns; None when the call overflowed out of our hands."""
@@ -611,15 +628,15 @@ class CallRouter:
         if ewt is not None:
             wait = f"{s.announce_language} time_measurement pronounced {max(0, round(ewt))}"
             steps += [("playback", s.announce_wait), ("say", wait)]
-        steps.append(("playback", self._music))
+        steps.append(("playback", self.music(call.conn)))
         try:
-            self.conn.api("uuid_break", call.uuid)
+            call.conn.api("uuid_break", call.uuid)
             for i, (app, arg) in enumerate(steps):
                 if call.state in ("talking", "done"):
                     return
                 if call.state != "waiting" and i < len(steps) - 1:
                     continue  # an agent rings: straight back to the music (a miss may follow)
-                self.conn.command(
+                call.conn.command(
                     protocol.sendmsg_execute(
                         call.uuid, app, arg, event_uuid=protocol.new_uuid(), event_lock=True
                     )
@@ -642,7 +659,7 @@ class CallRouter:
             self.core.remove_call(call.uuid, now)
             call.info = dataclasses.replace(call.info, queue=rule.to)
             log.info("call %s: waited %.1fs in %s: now in %s", call.uuid, now - call.enqueued_at, old, rule.to)
-            self._esl(call, self.conn.api, "uuid_setvar", call.uuid, "esl_router_queue", rule.to)
+            self._esl(call, call.conn.api, "uuid_setvar", call.uuid, "esl_router_queue", rule.to)
             self._emit("overflow", call=call, queue=old, to=rule.to, wait=now - call.enqueued_at)
             self._enqueue(call, music=False)
             return False
@@ -662,9 +679,9 @@ class CallRouter:
         self._emit("left", call=call, to=extension, why=why, wait=now - call.enqueued_at)
         if call.side is not None:
             call.side.join(timeout=5.0)  # an announcement being sent
-        self._esl(call, self.conn.api, "uuid_setvar", call.uuid, "esl_router_queue")
-        self._esl(call, self.conn.api, "uuid_break", call.uuid, "all")
-        reply: ApiResponse = self._esl(call, self.conn.api, "uuid_transfer", call.uuid, extension)
+        self._esl(call, call.conn.api, "uuid_setvar", call.uuid, "esl_router_queue")
+        self._esl(call, call.conn.api, "uuid_break", call.uuid, "all")
+        reply: ApiResponse = self._esl(call, call.conn.api, "uuid_transfer", call.uuid, extension)
         if not reply.ok:
             log.warning("call %s: transfer to %s failed: %s", call.uuid, extension, reply.body.strip())
 
@@ -688,13 +705,13 @@ class CallRouter:
             if previous is not None:
                 previous.join(timeout=5.0)  # the music or an announcement being sent
             elif call.info.fallback_task is not None:
-                self.conn.api("sched_del", call.info.fallback_task)
+                call.conn.api("sched_del", call.info.fallback_task)
             # unset first: the channel is no longer a waiting caller, whatever happens next
-            self.conn.api("uuid_setvar", call.uuid, "esl_router_queue")
-            self.conn.api("uuid_break", call.uuid, "all")
+            call.conn.api("uuid_setvar", call.uuid, "esl_router_queue")
+            call.conn.api("uuid_break", call.uuid, "all")
             steps = [("playback", settings.confirm)] if settings.confirm else []
             for app, arg in [*steps, ("hangup", "NORMAL_CLEARING")]:
-                self.conn.command(
+                call.conn.command(
                     protocol.sendmsg_execute(call.uuid, app, arg, event_uuid=protocol.new_uuid(), event_lock=True)
                 )
         except (ESLError, TimeoutError, UnsafeValueError) as exc:
@@ -705,7 +722,7 @@ class CallRouter:
         place, with its tries so far."""
         assert old.callback is not None
         request = dataclasses.replace(old.callback, connected=False)
-        call = Call(old.uuid, old.info, old.enqueued_at, self.conn.connects, callback=request)
+        call = Call(old.uuid, old.info, old.enqueued_at, old.conn.connects, old.conn, callback=request)
         self.calls[call.uuid] = call
         call.flow = gevent.spawn(self._flow, call)
         return call
@@ -728,7 +745,7 @@ class CallRouter:
         except OSError as exc:
             log.error("could not save %d pending callback(s) to %s: %s", len(pending), settings.state_file, exc)
 
-    def restore_callbacks(self) -> int:
+    def restore_callbacks(self, conn: ESLConnection) -> int:
         """Queue again, in their places, the callbacks a previous router left in `state_file`."""
         settings = self.settings.callback
         if settings is None or settings.state_file is None:
@@ -749,7 +766,7 @@ class CallRouter:
             info = Classification(queue, cls, home, stored.number, preferred=tuple((d, 1.0) for d in dialects),
                                   preferred_agent=agent, enqueued_at=stored.enqueued_at)
             request = CallbackRequest(stored.number, stored.why, stored.tries, retry_at=stored.retry_at)
-            call = Call(stored.uuid, info, stored.enqueued_at, self.conn.connects, callback=request)
+            call = Call(stored.uuid, info, stored.enqueued_at, conn.connects, conn, callback=request)
             self.calls[call.uuid] = call
             call.flow = gevent.spawn(self._flow, call)
             restored += 1
@@ -791,11 +808,11 @@ class CallRouter:
         call.cust_leg, call.cust_job = cust, job
         self.legs[cust], self.jobs[job] = call, call
         self._esl(
-            call, self.conn.command,
+            call, call.conn.command,
             protocol.sendmsg_execute(call.leg, "playback", settings.agent_tone, event_uuid=protocol.new_uuid()),
         )
         try:
-            self._esl(call, self.conn.bgapi, "originate", dial, "&park()", job_uuid=job)
+            self._esl(call, call.conn.bgapi, "originate", dial, "&park()", job_uuid=job)
         except ESLError as exc:
             log.error("call %s: originate to the customer refused: %s", call.uuid, exc)
             return self._callback_missed(call, agent, "ORIGINATE_REFUSED")
@@ -821,8 +838,8 @@ class CallRouter:
     def _bridge_callback(self, call: Call, agent: str) -> bool:
         cb = call.callback
         assert cb is not None and call.leg is not None and call.cust_leg is not None
-        self._esl(call, self.conn.api, "uuid_break", call.leg, "all")
-        reply: ApiResponse = self._esl(call, self.conn.api, "uuid_bridge", call.cust_leg, call.leg)
+        self._esl(call, call.conn.api, "uuid_break", call.leg, "all")
+        reply: ApiResponse = self._esl(call, call.conn.api, "uuid_bridge", call.cust_leg, call.leg)
         if not reply.ok:
             log.info("call %s: uuid_bridge of the callback failed: %s", call.uuid, reply.body.strip())
             return self._callback_missed(call, agent, "BRIDGE_FAILED")
@@ -847,7 +864,7 @@ class CallRouter:
         assert cb is not None and settings is not None
         for leg in (call.leg, call.cust_leg):
             if leg is not None and not (agent_gone and leg == call.leg):
-                gevent.spawn(self._kill_leg, leg)
+                gevent.spawn(self._kill_leg, call.conn, leg)
         self._forget_leg(call)
         now = self.now()
         call.agent, call.state = None, "waiting"
@@ -900,7 +917,7 @@ class CallRouter:
             self.stats.dispatch_latency.append(time.perf_counter() - call.trigger)
             call.trigger = None
         try:
-            self._esl(call, self.conn.bgapi, "originate", dial, "&park()", job_uuid=job)
+            self._esl(call, call.conn.bgapi, "originate", dial, "&park()", job_uuid=job)
         except ESLError as exc:  # refused outright (not a ring outcome): pause the agent
             log.error("call %s: originate to %s refused: %s", call.uuid, agent, exc)
             return self._missed(call, agent, "ORIGINATE_REFUSED")
@@ -912,7 +929,7 @@ class CallRouter:
             msg = self._next(call, timeout=max(0.0, deadline - time.monotonic()))
             if msg is None:
                 log.warning("call %s: no outcome for agent %s's leg; hanging it up", call.uuid, agent)
-                self._kill_leg(leg)
+                self._kill_leg(call.conn, leg)
                 return self._missed(call, agent, "NO_ANSWER")
             if not isinstance(msg, Event):
                 continue
@@ -931,12 +948,12 @@ class CallRouter:
         assert call.leg is not None
         if call.side is not None:
             call.side.join(timeout=5.0)  # the music is queued before we break it
-        self._esl(call, self.conn.api, "uuid_break", call.uuid, "all")
-        reply: ApiResponse = self._esl(call, self.conn.api, "uuid_bridge", call.uuid, call.leg)
+        self._esl(call, call.conn.api, "uuid_break", call.uuid, "all")
+        reply: ApiResponse = self._esl(call, call.conn.api, "uuid_bridge", call.uuid, call.leg)
         if not reply.ok:
             log.info("call %s: uuid_bridge failed: %s", call.uuid, reply.body.strip())
-            self._kill_leg(call.leg)
-            exists: ApiResponse = self._esl(call, self.conn.api, "uuid_exists", call.uuid)
+            self._kill_leg(call.conn, call.leg)
+            exists: ApiResponse = self._esl(call, call.conn.api, "uuid_exists", call.uuid)
             if exists.body.strip() != "true":
                 raise _CallerGone
             return self._missed(call, agent, "BRIDGE_FAILED", penalty=False)
@@ -1015,8 +1032,8 @@ class CallRouter:
                 raise ValueError("an agent cannot transfer a call to themselves")
         call.transfer = (target, to_agent)
         try:
-            self.conn.api("uuid_setvar", call.uuid, "esl_router_queue", target)
-            reply: ApiResponse = self.conn.api("uuid_transfer", call.uuid, "park", "inline")
+            call.conn.api("uuid_setvar", call.uuid, "esl_router_queue", target)
+            reply: ApiResponse = call.conn.api("uuid_transfer", call.uuid, "park", "inline")
         except (ESLError, TimeoutError) as exc:
             call.transfer = None
             raise ValueError(f"transfer failed: {exc}") from exc
@@ -1031,7 +1048,7 @@ class CallRouter:
         agent, leg, ringing = call.agent, call.leg, call.state == "ringing"
         call.state = "done"
         if leg is not None:
-            gevent.spawn(self._kill_leg, leg)  # FreeSWITCH does not cancel our originate (d5)
+            gevent.spawn(self._kill_leg, call.conn, leg)  # FreeSWITCH does not cancel our originate (d5)
         try:
             self.core.remove_call(call.uuid, now)
         except CoreError:
@@ -1118,9 +1135,9 @@ class CallRouter:
         except (ESLError, TimeoutError) as exc:
             log.warning("%s failed: %s", getattr(fn, "__name__", fn), exc)
 
-    def _kill_leg(self, leg: str) -> None:
+    def _kill_leg(self, conn: ESLConnection, leg: str) -> None:
         try:
-            self.conn.api("uuid_kill", leg)
+            conn.api("uuid_kill", leg)
         except (ESLError, TimeoutError) as exc:
             log.warning("could not hang up agent leg %s: %s", leg, exc)
 
@@ -1245,7 +1262,7 @@ class CallRouter:
     def _on_connect(self, conn: ESLConnection) -> None:
         from router.routing.adopt import reconcile
 
-        reconcile(self, conn.connects)
+        reconcile(self, conn)
 
     def reload(self, config: Config, directory: Directory | None = None) -> None:
         """Apply a new config to the running router (SIGHUP); raises ConfigError/CoreError and
