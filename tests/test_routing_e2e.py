@@ -229,3 +229,23 @@ def test_relaxation_step_lets_a_less_skilled_agent_take_the_call() -> None:
         wait_until(lambda: env.bridged(caller), timeout=2.0, what="relaxed match")
         wait_until(lambda: env.kinds("bridged"))
         assert env.kinds("bridged")[0]["wait"] >= 0.6
+
+
+def test_an_agent_of_max_calls_two_takes_a_second_call_and_wraps_up_after_the_last() -> None:
+    agent = '\n[[agents]]\nid = "a1"\ncentre = "main"\nskills = { sales = 5 }\nmax_calls = 2\n'
+    with routing_env(make_config(agent)) as env:
+        env.agent("a1", Endpoint("answer"), Endpoint("answer"))
+        first = env.call("5551001")
+        wait_until(lambda: env.router.stats.answered == 1, what="first call bridged")
+        assert env.state("a1") == "available"  # one call of two: still offered
+        second = env.call("5551002")
+        wait_until(lambda: env.router.stats.answered == 2, what="second call bridged to the same agent")
+        assert env.state("a1") == "on_call" and env.bridged(first) and env.bridged(second)
+        with pytest.raises(ValueError, match="on_call"):
+            env.router.agent_logout("a1")
+        env.sim.caller_hangup(first)
+        wait_until(lambda: env.router.stats.finished == 1, what="first call over")
+        assert env.state("a1") == "available" and "wrap_up" not in env.agent_states("a1")
+        env.sim.caller_hangup(second)
+        wait_until(lambda: env.router.stats.finished == 2, what="second call over")
+        assert env.agent_states("a1")[-1] == "wrap_up"

@@ -845,7 +845,7 @@ class CallRouter:
             return self._callback_missed(call, agent, "BRIDGE_FAILED")
         now = self.now()
         call.state, call.bridged_at, cb.connected = "talking", now, True
-        self.core.set_agent_state(agent, "on_call", now)
+        self._on_call(agent, now)
         self.phones[agent].misses = 0
         self.stats.answered += 1
         self.stats.callbacks_connected += 1
@@ -959,7 +959,7 @@ class CallRouter:
             return self._missed(call, agent, "BRIDGE_FAILED", penalty=False)
         now = self.now()
         call.state, call.bridged_at = "talking", now
-        self.core.set_agent_state(agent, "on_call", now)
+        self._on_call(agent, now)
         self.phones[agent].misses = 0
         self.stats.answered += 1
         self.stats.answer_waits.append(now - call.enqueued_at)
@@ -984,7 +984,9 @@ class CallRouter:
             self.core.finish(call.uuid, now, talk)
         self.stats.finished += 1
         self._emit("finished", call=call, agent=agent, talk=talk)
-        if agent is not None:
+        if agent is not None and agent in self.phones and self.core.agent_info(agent)["active"] > 0:
+            self._on_call(agent, now)  # an agent of max_calls > 1 still on another call
+        elif agent is not None:
             self._agent_after(agent, "wrap_up", self.settings.wrap_up)
         return transferred
 
@@ -1206,6 +1208,15 @@ class CallRouter:
         self._emit("agent", agent=agent, state=state, reason=None)
         phone.timer = gevent.spawn_later(seconds, self._agent_ready, agent)
 
+    def _on_call(self, agent: str, now: float) -> None:
+        """The agent is in a conversation: ``on_call`` when that is all they take (`max_calls`),
+        else still ``available`` for another call, offered one at once."""
+        info = self.core.agent_info(agent)
+        if info["active"] < info["max_calls"] and info["active"] > 0:
+            self._agent_ready(agent)
+        else:
+            self.core.set_agent_state(agent, "on_call", now)
+
     def agent_ready(self, agent: str) -> None:
         """Make an agent available (back from break, logged in); refused while on a call."""
         state = self.core.agent_info(agent)["state"]
@@ -1224,9 +1235,10 @@ class CallRouter:
 
     def agent_logout(self, agent: str) -> None:
         """Log an agent out (refused while on a call)."""
-        state = self.core.agent_info(agent)["state"]
-        if state in ("reserved", "ringing", "on_call"):
-            raise ValueError(f"agent {agent} is {state}")
+        info = self.core.agent_info(agent)
+        state = info["state"]
+        if state in ("reserved", "ringing", "on_call") or info["active"] > 0:
+            raise ValueError(f"agent {agent} is {state} with {info['active']} call(s)")
         self._cancel_timer(self.phones[agent])
         self.core.set_agent_state(agent, "logged_out", self.now())
         self._emit("agent", agent=agent, state="logged_out", reason=None)
