@@ -66,6 +66,7 @@ def test_max_wait_moves_the_call_to_another_queue_keeping_its_enqueue_time() -> 
         info = env.router.core.call_info(caller)
         assert info["queue"] == "advisory" and info["enqueued_at"] == pytest.approx(enqueued)
         wait_until(lambda: env.sim.channels[caller].get_var("esl_router_queue") == "advisory")
+        wait_until(lambda: env.sim.channels[caller].get_var("esl_router_visited") == "sales", what="history kept")
         assert env.router.stats.overflowed == {"sales->advisory": 1}
         env.agent("v1", Endpoint("answer"))
         env.router.agent_ready("v1")

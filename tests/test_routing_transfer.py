@@ -53,6 +53,25 @@ def test_agent_transfers_the_caller_to_a_named_agent() -> None:
         (requeued,) = env.kinds("requeued")
         assert (requeued["queue"], requeued["agent"]) == ("sales", "a2")
         assert requeued["call"].info.preferred_agent == "a2"
+        caller = requeued["call"].uuid
+        assert env.sim.channels[caller].get_var("esl_router_preferred_agent") == "a2"  # for a restart
+
+
+def test_what_a_restarted_router_must_know_is_read_back_from_the_channel() -> None:
+    from router.routing.classify import classify
+    from router.routing.directory import EmptyDirectory
+
+    config = make_config(AGENTS)
+    headers = {
+        "Caller-Caller-ID-Number": "5550000",
+        "variable_esl_router_queue": "sales",
+        "variable_esl_router_preferred_agent": "a2",
+        "variable_esl_router_visited": "advisory+nosuch",
+    }
+    info = classify(headers, config, EmptyDirectory())
+    assert info.preferred_agent == "a2" and info.visited == ("advisory",)
+    info = classify({**headers, "variable_esl_router_preferred_agent": "a9\r\n"}, config, EmptyDirectory())
+    assert info.preferred_agent is None and any("no such agent" in n for n in info.notes)
 
 
 def test_transfer_is_refused_without_a_call_or_with_an_unknown_target() -> None:

@@ -58,6 +58,8 @@ class Classification:
     """From ``esl_router_enqueued_at``: the call was queued before (restart, transfer back)."""
     fallback_task: str | None = None
     """From ``esl_router_fallback``: the dialplan's scheduled voicemail fallback, to cancel."""
+    visited: tuple[str, ...] = ()
+    """From ``esl_router_visited``: queues the call already overflowed out of (restart)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -121,6 +123,14 @@ def classify(headers: Mapping[str, EventValue], config: Config, directory: Direc
             notes.append(f"ignored esl_router_enqueued_at {_show(raw_at)}")
             enqueued_at = None
 
+    wanted_agent = header(headers, "variable_esl_router_preferred_agent")
+    if wanted_agent and any(a.id == wanted_agent for a in config.agents):
+        agent = wanted_agent  # an agent-initiated transfer to a named agent, before a restart
+    elif wanted_agent:
+        notes.append(f"ignored esl_router_preferred_agent {_show(wanted_agent)}: no such agent")
+    raw_visited = header(headers, "variable_esl_router_visited")
+    visited = tuple(q for q in raw_visited.split("+") if q in queues) if raw_visited else ()
+
     fallback = header(headers, "variable_esl_router_fallback") or None
     if fallback is not None and not _SCHED_ID.fullmatch(fallback):
         notes.append(f"ignored esl_router_fallback {_show(fallback)} (not a task id)")
@@ -136,6 +146,7 @@ def classify(headers: Mapping[str, EventValue], config: Config, directory: Direc
         preferred_agent=agent,
         enqueued_at=enqueued_at,
         fallback_task=fallback,
+        visited=visited,
         notes=tuple(notes),
     )
 

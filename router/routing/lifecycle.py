@@ -368,7 +368,7 @@ class CallRouter:
             else:
                 self.stats.admitted[info.cls] += 1
         enqueued_at = now if info.enqueued_at is None else min(info.enqueued_at, now)
-        call = Call(uuid, info, enqueued_at, conn.connects, conn, trigger=trigger)
+        call = Call(uuid, info, enqueued_at, conn.connects, conn, trigger=trigger, visited=set(info.visited))
         self.calls[uuid] = call
         if adopted:
             self.stats.adopted += 1
@@ -660,6 +660,9 @@ class CallRouter:
             call.info = dataclasses.replace(call.info, queue=rule.to)
             log.info("call %s: waited %.1fs in %s: now in %s", call.uuid, now - call.enqueued_at, old, rule.to)
             self._esl(call, call.conn.api, "uuid_setvar", call.uuid, "esl_router_queue", rule.to)
+            # kept on the channel, so that a restarted router never overflows it back
+            visited = "+".join(sorted(call.visited))
+            self._esl(call, call.conn.api, "uuid_setvar", call.uuid, "esl_router_visited", visited)
             self._emit("overflow", call=call, queue=old, to=rule.to, wait=now - call.enqueued_at)
             self._enqueue(call, music=False)
             return False
@@ -1035,6 +1038,9 @@ class CallRouter:
         call.transfer = (target, to_agent)
         try:
             call.conn.api("uuid_setvar", call.uuid, "esl_router_queue", target)
+            call.conn.api("uuid_setvar", call.uuid, "esl_router_visited")
+            if to_agent is not None:  # kept on the channel for a restarted router
+                call.conn.api("uuid_setvar", call.uuid, "esl_router_preferred_agent", to_agent)
             reply: ApiResponse = call.conn.api("uuid_transfer", call.uuid, "park", "inline")
         except (ESLError, TimeoutError) as exc:
             call.transfer = None
