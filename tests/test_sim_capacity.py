@@ -16,6 +16,7 @@ pytest.importorskip("router._core", reason="the Rust core router._core is not bu
 from router.config import Config, load_config, parse_config
 from router.sim.capacity import (
     ANSWERED,
+    F_RELAXED,
     Progress,
     SimResult,
     baseline_policy,
@@ -129,6 +130,12 @@ def test_a_national_day(national_run: SimResult) -> None:
             assert st.busy <= st.staffed * (1 + 1e-9)
     assert len(r.intervals) == 48 and len(r.samples) == 24 * 60
     assert r.wall < 20.0
+    # Relaxation is by time only: some callers wait for the next step while the agent who then
+    # takes them (another centre's) is already free; never longer than they waited in all.
+    assert day.relaxed > 0 and 0 < day.relax_wait / day.relaxed < 60.0
+    for arr, ans, flags, idle in zip(r.arrival, r.answered_at, r.flags, r.idle_wait, strict=True):
+        assert 0.0 <= idle <= (ans - arr if flags & F_RELAXED else 0.0)
+    assert r.refusals == {}  # 5,000 lines for 412 agents: nobody refused
 
 
 def test_runs_are_deterministic_and_policies_see_the_same_callers(
@@ -188,7 +195,8 @@ def test_report_csv_and_plots(national_run: SimResult, tmp_path: Path) -> None:
     assert any(r.startswith("interval,09:30,10:00,class,trading,") for r in rows)
     assert any(r.startswith("interval,09:30,10:00,centre,guangdong,") for r in rows)
     text = (tmp_path / "report.txt").read_text()
-    for word in ("by class:", "by queue:", "by home centre:", "09:30-10:00", "trading SL"):
+    for word in ("by class:", "by queue:", "by home centre:", "09:30-10:00", "trading SL",
+                 "relaxation:"):  # fmt: skip
         assert word in text
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["partial"] is None and summary["calls"] == national_run.calls

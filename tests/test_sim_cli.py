@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,26 @@ def test_sim_baseline_brief_and_default_profile(
     assert "built-in trading day" in stderr
     assert "  interval " not in stdout  # --brief: no interval table
     assert not (tmp_path / "service_level.png").exists()
+    assert "admission: lines" in stdout  # the baseline's centre: the trunk only
+
+
+def test_sim_admission_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """single_centre_50.toml's line shares refuse "other" callers beyond 12 of its 60 lines:
+    the router's admission says so; without admission nobody is refused."""
+    day = str(EXAMPLES / "single_centre_day.toml")
+    runs = {}
+    for mode in ("router", "none"):
+        code = main(["sim", "--config", str(SINGLE), "--profile", day, "--admission", mode,
+                     "--brief", "--no-plots", "--out", str(tmp_path / mode)])  # fmt: skip
+        stdout, stderr = capsys.readouterr()
+        assert code == 0, stderr
+        assert f"admission: {mode}" in stdout
+        runs[mode] = json.loads((tmp_path / mode / "summary.json").read_text())
+    assert runs["router"]["refused"] > 0 and "class_max" in runs["router"]["refusals"]
+    assert "refused a line:" in (tmp_path / "router" / "report.txt").read_text()
+    assert runs["none"]["refused"] == 0 and runs["none"]["refusals"] == {}
+    header = (tmp_path / "router" / "intervals.csv").read_text().splitlines()[0]
+    assert "answered_callback" in header and "refused_lost" in header and "relaxed" in header
 
 
 def test_default_profile_fits_any_config() -> None:

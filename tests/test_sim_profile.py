@@ -12,6 +12,7 @@ pytest.importorskip("router._core", reason="the Rust core router._core is not bu
 from router.config import Agent, Config, load_config
 from router.sim.capacity import plan_shifts, scaled_agents
 from router.sim.profile import (
+    CallbackModel,
     Profile,
     ProfileError,
     Shift,
@@ -84,6 +85,25 @@ rates = [["10:00", 30], ["11:00", 0]]
     assert rates[("other", "advisory")] == pytest.approx(500 * 0.5 * 0.25)
     assert rates[("registered", "futures")] == 30.0
     assert profile.start == 8 * 3600 and profile.patience.kind == "none"
+    assert profile.callback == CallbackModel()  # everyone reachable at once unless told
+
+
+def test_callback_behaviour(tmp_path: Path, single: Config) -> None:
+    text = (
+        GOOD
+        + """
+[callback]
+accept = 0.9
+answer = 0.75
+pickup = 6
+ring_timeout = 25
+attempts = 2
+retry_after = 120
+class = "other"
+"""
+    )
+    cb = load_profile(write(tmp_path, text), single).callback
+    assert cb == CallbackModel(0.9, 0.75, 6.0, 25.0, 2, 120.0, "other")
 
 
 @pytest.mark.parametrize(
@@ -104,6 +124,12 @@ rates = [["10:00", 30], ["11:00", 0]]
         (GOOD + '[[shifts]]\nstart = "08:00"\nend = "09:00"\nshare = 2\n', "shifts[0].share", ""),
         (GOOD.replace("queues = { trading = 3, advisory = 1 }", ""), "arrivals.queues", "share"),
         ("[sim]\nseed = 3\n", "arrivals", "add an [arrivals] table"),
+        (GOOD + "[callback]\naccept = 1.5\n", "callback.accept", "a share in [0, 1]"),
+        (GOOD + "[callback]\nanswer = -1\n", "callback.answer", "must be >= 0"),
+        (GOOD + "[callback]\nattempts = 0\n", "callback.attempts", "whole number >= 1"),
+        (GOOD + "[callback]\nring_timeout = 0\n", "callback.ring_timeout", "must be > 0"),
+        (GOOD + '[callback]\nclass = "vip"\n', "callback.class", "unknown class 'vip'"),
+        (GOOD + "[callback]\nacept = 1\n", "callback.acept", "did you mean 'accept'"),
     ],
 )
 def test_mistakes_name_file_and_key(

@@ -18,7 +18,14 @@ pytest.importorskip("router._core", reason="the Rust core router._core is not bu
 from router import erlang
 from router.config import Config, load_config
 from router.sim.capacity import SimResult, simulate
-from router.sim.staffing import Estimate, batch_means, single_queue
+from router.sim.staffing import (
+    Estimate,
+    batch_means,
+    desk_of,
+    desk_staffing,
+    roster_for,
+    single_queue,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CALLS = 100_000  # per run
@@ -104,3 +111,26 @@ def test_the_intervals_tell_neighbouring_staff_sizes_apart(config: Config) -> No
     for n in (12, 14):
         assert not sl.contains(erlang.service_level(n, 10.0, 180.0, T))
     assert sl.contains(erlang.service_level(13, 10.0, 180.0, T))
+
+
+def test_desk_staffing_and_roster(config: Config) -> None:
+    """A centre staffed desk by desk by Erlang C, in the config's own mix of agents."""
+    rates = {"trading": 346.0 / 3600, "advisory": 83.0 / 3600}
+    targets = {"trading": (0.9, 10.0), "advisory": (0.8, 20.0)}
+    desks = desk_staffing(config, rates, targets, wrap_up=10.0)
+    assert desks == {
+        "trading": erlang.agents_needed(346.0 / 3600, 150.0 + 10.0, 0.9, 10.0),
+        "advisory": erlang.agents_needed(83.0 / 3600, 300.0 + 10.0, 0.8, 20.0),
+    }
+    assert [desk_of(config, a) for a in config.agents[:1]] == ["trading"]
+    counts = {"trading": 21, "advisory": 11, "hk_stocks": 5, "futures": 6}
+    roster = roster_for(config, counts)
+    assert len({a.id for a in roster}) == len(roster) == 43
+    by_desk: dict[str | None, int] = {}
+    for agent in roster:
+        by_desk[desk_of(config, agent)] = by_desk.get(desk_of(config, agent), 0) + 1
+    assert by_desk == counts
+    seniors = sum(a.id.startswith("trd-snr") for a in roster)
+    assert seniors == pytest.approx(21 * 6 / 26, abs=1)  # the desk keeps its mix
+    with pytest.raises(ValueError, match="has no agent count"):
+        roster_for(config, {"trading": 21})

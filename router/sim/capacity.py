@@ -11,15 +11,38 @@ Events, each handled the way the router handles it:
   region and the whole network exactly when the policy says;
 - shifts start and end   -> agents log in (`available`) and out (after their current call).
 
+Admission, overflow and callbacks (`admission="router"`, the default) follow the router's own
+config and code: a new caller is given a line or refused by `router.routing.admission.decide` on
+the centre's `lines` / `line_shares` and `[calls] max_expected_wait` / `exempt_classes` (the
+caller's home centre is the centre they rang; a line is held by every caller waiting or talking,
+and by a callback from the moment the customer answers, as the router counts them). A refused caller is lost (`refuse_action`
+"hangup" or "transfer": a busy message, voicemail or self-service, never an agent) unless
+`refuse_action = "callback"`: then, if the caller accepts (`Profile.callback.accept`, the share
+with a usable number), the call keeps its place in the core (its enqueue time) with no line and no
+patience, and when an agent takes it the agent rings the customer, who answers a try with
+probability `callback.answer` after `callback.pickup` seconds; an unanswered try costs the agent
+`ring_timeout` seconds and the call leaves the core for `retry_after` seconds, then returns in its
+place; after `attempts` tries it is given up. `[[calls.overflow]]` rules move a waiting caller to
+another queue (keeping the enqueue time), to an extension (lost to the agents: voicemail) or, with
+`callback = true`, to a callback (a caller with no usable number keeps holding). The router's
+side of callbacks (ring_timeout, attempts, retry_after) comes from `[calls.callback]` when the
+config has it, else from the profile's stand-ins. `admission="lines"` is the trunk only (a
+caller who finds every line busy gets the busy tone; no shares, no expected-wait check, no
+overflow, no callbacks: the FIFO baseline's centre); `admission="none"` gives every caller a line
+(the textbook queue of the Erlang validation).
+
 Calls arrive as a Poisson process whose rate is piecewise constant (see `router.sim.profile`); talk
 and patience times are drawn when the call arrives, from one random stream, so that two runs with
 the same profile and seed see exactly the same callers whatever the routing policy (common random
-numbers: policy comparisons are not blurred by noise). The loop itself is a heap of plain tuples;
+numbers: policy comparisons are not blurred by noise); whether a caller would accept a callback
+and on which try they would answer it come from a second stream, drawn for every caller in every
+mode, so that adding admission changes no other draw. The loop itself is a heap of plain tuples;
 call facts go into typed arrays and are only aggregated at the end.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import heapq
 import math
@@ -33,11 +56,14 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from router._core import Core
+from router._core import Core, CoreError
 from router.config import Agent, Config
+from router.config.model import Overflow
+from router.routing.admission import decide
 from router.sim.profile import Dist, Profile, check_profile, clock_text
 
 __all__ = [
+    "ADMISSION_MODES",
     "Progress",
     "SimResult",
     "Stats",
@@ -49,8 +75,17 @@ __all__ = [
 
 DRAIN_LIMIT = 4 * 3600.0  # after the last arrival, waiting calls get this long to be resolved
 SAMPLE_EVERY = 60.0  # seconds between queue-length samples
-WAITING, ANSWERED, ABANDONED = 0, 1, 2
+ADMISSION_MODES = ("router", "lines", "none")
+# A call's outcome. WAITING: not known when the run stopped (on hold, or a callback not yet made);
+# ANSWERED: an agent answered it live; CALLED_BACK: an agent reached the customer by a callback;
+# the rest are lost: ABANDONED (hung up on hold), REFUSED (refused a line and not called back),
+# CALLBACK_FAILED (given up after `attempts` tries), OVERFLOWED (sent to an extension by a rule).
+WAITING, ANSWERED, ABANDONED, CALLED_BACK, REFUSED, CALLBACK_FAILED, OVERFLOWED = range(7)
+# Per-call flags.
+F_REFUSED, F_CALLBACK, F_RELAXED = 1, 2, 4  # refused a line; a callback; taken when a step opened
 _ARRIVE, _END, _READY, _ABANDON, _RELAX, _ON, _OFF = range(7)
+_OVERFLOW, _CB_CONNECT, _CB_FAIL, _CB_RETRY = range(7, 11)
+MAX_TRIES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -68,25 +103,53 @@ class Progress:
 @dataclass
 class Stats:
     """Counts for one group of calls (a class, queue or home centre, in one interval or the day),
-    and agent time for a centre."""
+    and agent time for a centre.
+
+    Every offered call ends in exactly one of: answered (live or by a callback), abandoned, refused
+    and lost, callback given up, overflowed to an extension, or unresolved. The service level is
+    over *offered* calls and counts only calls answered live within T (a callback never counts
+    within T, an abandoned or refused caller counts against it); the answer rate counts callbacks
+    that reached the customer as answered."""
 
     offered: int = 0
-    answered: int = 0
+    answered: int = 0  # live or by a callback
     abandoned: int = 0
-    within_t: int = 0  # answered within the class's service-level threshold
-    waited: int = 0  # found no agent free on arrival (answered later or abandoned)
-    wait_sum: float = 0.0  # seconds waited by the answered calls
-    busy: float = 0.0  # agent-seconds on calls and wrap-up
+    within_t: int = 0  # answered live within the class's service-level threshold
+    waited: int = 0  # given a line but found no agent free (answered later, or not at all)
+    wait_sum: float = 0.0  # seconds waited by the calls answered live
+    busy: float = 0.0  # agent-seconds on calls, callback tries and wrap-up
     staffed: float = 0.0  # agent-seconds logged in
+    refused: int = 0  # refused a line on arrival (then called back or lost)
+    refused_lost: int = 0  # refused and not called back (busy message, voicemail, declined...)
+    callbacks: int = 0  # callback requests (refused callers who accepted, overflow rules)
+    called_back: int = 0  # callbacks that reached the customer (also in `answered`)
+    callback_failed: int = 0  # callbacks given up after every try
+    callback_delay: float = 0.0  # seconds from the call to the callback's connection, summed
+    overflowed: int = 0  # sent to an extension (voicemail) by an overflow rule
+    relaxed: int = 0  # answered live the moment a relaxation step let more agents take it
+    # Seconds those calls waited while the agent who took them at the step was already free (the
+    # cost of relaxing on time alone, e.g. waiting for an empty home centre).
+    relax_wait: float = 0.0
+
+    @property
+    def answered_live(self) -> int:
+        """Calls an agent answered while the caller held."""
+        return self.answered - self.called_back
+
+    @property
+    def lost(self) -> int:
+        """Calls never answered: abandoned, refused and not called back, callbacks given up,
+        overflowed to an extension."""
+        return self.abandoned + self.refused_lost + self.callback_failed + self.overflowed
 
     @property
     def unresolved(self) -> int:
-        """Calls neither answered nor abandoned when the run stopped."""
-        return self.offered - self.answered - self.abandoned
+        """Calls neither answered nor lost when the run stopped."""
+        return self.offered - self.answered - self.lost
 
     @property
     def service_level(self) -> float | None:
-        """Share of offered calls answered within T (None without calls)."""
+        """Share of offered calls answered live within T (None without calls)."""
         return self.within_t / self.offered if self.offered else None
 
     @property
@@ -101,13 +164,23 @@ class Stats:
 
     @property
     def answer_rate(self) -> float | None:
-        """Share of offered calls answered."""
+        """Share of offered calls answered, live or by a callback."""
         return self.answered / self.offered if self.offered else None
 
     @property
+    def live_answer_rate(self) -> float | None:
+        """Share of offered calls answered live."""
+        return self.answered_live / self.offered if self.offered else None
+
+    @property
     def asa(self) -> float | None:
-        """Average speed of answer of the answered calls, seconds."""
-        return self.wait_sum / self.answered if self.answered else None
+        """Average speed of answer of the calls answered live, seconds."""
+        return self.wait_sum / self.answered_live if self.answered_live else None
+
+    @property
+    def mean_callback_delay(self) -> float | None:
+        """Mean seconds from a call to its callback's connection (callbacks that connected)."""
+        return self.callback_delay / self.called_back if self.called_back else None
 
     @property
     def occupancy(self) -> float | None:
@@ -116,14 +189,8 @@ class Stats:
 
     def add(self, other: Stats) -> None:
         """Accumulate another group into this one."""
-        self.offered += other.offered
-        self.answered += other.answered
-        self.abandoned += other.abandoned
-        self.within_t += other.within_t
-        self.waited += other.waited
-        self.wait_sum += other.wait_sum
-        self.busy += other.busy
-        self.staffed += other.staffed
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 @dataclass
@@ -144,16 +211,21 @@ class SimResult:
     sub_t: list[float]  # service-level threshold of the sub-stream's class
     arrival: array[float]
     stream: array[int]
-    answered_at: array[float]
-    state: array[int]
+    answered_at: array[float]  # when an agent answered (live) or the callback connected
+    state: array[int]  # WAITING, ANSWERED, ...
+    flags: array[int]  # F_REFUSED | F_CALLBACK | F_RELAXED
+    idle_wait: array[float]  # per call: see Stats.relax_wait
     busy: list[float]  # [interval * n_centres + centre] agent-seconds busy
     staffed: list[float]  # same shape, agent-seconds logged in
     sample_times: list[float]
-    samples: list[tuple[int, ...]]  # waiting calls per queue at each sample time
+    samples: list[tuple[int, ...]]  # callers on hold per queue at each sample time
     until: float  # simulated time reached
     wall: float  # seconds the run took
     events: int
     partial: str | None = None
+    admission: str = "router"
+    refusals: dict[str, int] = field(default_factory=dict)  # the day's refusals by reason
+    callback_samples: list[int] = field(default_factory=list)  # callbacks pending, per sample
     _cache: dict[str, dict[tuple[int, int], Stats]] = field(default_factory=dict, repr=False)
 
     @property
@@ -217,38 +289,56 @@ class SimResult:
         start, interval = self.profile.start, self.profile.interval
         last = len(self.intervals) - 1
         n_sub = len(self.sub_cls)
-        size = (last + 1) * n_sub
-        offered, answered, abandoned = [0] * size, [0] * size, [0] * size
-        within, waited = [0] * size, [0] * size
-        wait = [0.0] * size
+        result: dict[int, Stats] = {}
         sub_t = self.sub_t
-        for arr, sub, ans, state in zip(
-            self.arrival, self.stream, self.answered_at, self.state, strict=True
+        for arr, sub, ans, state, flags, idle in zip(
+            self.arrival,
+            self.stream,
+            self.answered_at,
+            self.state,
+            self.flags,
+            self.idle_wait,
+            strict=True,
         ):
             k = min(last, int((arr - start) // interval)) * n_sub + sub
-            offered[k] += 1
+            st = result.get(k)
+            if st is None:
+                st = result[k] = Stats()
+            st.offered += 1
+            refused = flags & F_REFUSED
+            if refused:
+                st.refused += 1
+            if flags & F_CALLBACK:
+                st.callbacks += 1
             if state == ANSWERED:
                 w = ans - arr
-                answered[k] += 1
+                st.answered += 1
+                st.wait_sum += w
                 if w > 0:
-                    waited[k] += 1
-                    wait[k] += w
+                    st.waited += 1
                 if w <= sub_t[sub]:
-                    within[k] += 1
+                    st.within_t += 1
+                if flags & F_RELAXED:
+                    st.relaxed += 1
+                    st.relax_wait += idle
+                continue
+            if not refused:
+                st.waited += 1
+            if state == CALLED_BACK:
+                st.answered += 1
+                st.called_back += 1
+                st.callback_delay += ans - arr
             elif state == ABANDONED:
-                abandoned[k] += 1
-                waited[k] += 1
-            else:
-                waited[k] += 1
-        result = {
-            divmod(k, n_sub): Stats(
-                offered[k], answered[k], abandoned[k], within[k], waited[k], wait[k]
-            )
-            for k in range(size)
-            if offered[k]
-        }
-        self._cache["_stream"] = result
-        return result
+                st.abandoned += 1
+            elif state == REFUSED:
+                st.refused_lost += 1
+            elif state == CALLBACK_FAILED:
+                st.callback_failed += 1
+            elif state == OVERFLOWED:
+                st.overflowed += 1
+        by_key = {divmod(k, n_sub): st for k, st in result.items()}
+        self._cache["_stream"] = by_key
+        return by_key
 
     def summary(self) -> dict[str, Any]:
         """The day in a few numbers (JSON-ready), by class as well."""
@@ -258,11 +348,23 @@ class SimResult:
             "partial": self.partial,
             "calls": self.calls,
             "agents": self.agents,
+            "admission": self.admission,
             "answer_rate": day.answer_rate,
+            "live_answer_rate": day.live_answer_rate,
             "service_level": day.service_level,
             "asa": day.asa,
             "p_wait": day.p_wait,
             "abandoned": day.abandoned,
+            "refused": day.refused,
+            "refused_lost": day.refused_lost,
+            "refusals": dict(self.refusals),
+            "callbacks": day.callbacks,
+            "called_back": day.called_back,
+            "callback_failed": day.callback_failed,
+            "mean_callback_delay": day.mean_callback_delay,
+            "overflowed": day.overflowed,
+            "relaxed": day.relaxed,
+            "relaxed_mean_wait": day.relax_wait / day.relaxed if day.relaxed else None,
             "occupancy": day.occupancy,
             "wall_seconds": round(self.wall, 3),
         }
@@ -277,14 +379,22 @@ class SimResult:
 def scaled_agents(agents: Sequence[Agent], scale: float) -> list[Agent]:
     """The roster times `scale`: agent j gets floor(scale*(j+1)) - floor(scale*j) copies (so the
     total is floor(scale * len(agents)) and every group keeps its proportions); copies after the
-    first are named `<id>.2`, `<id>.3`, ..."""
+    first are named `<id>.2`, `<id>.3`, ... (skipping names the roster already has, so that a
+    scaled roster can be scaled again)."""
     if scale == 1.0:
         return list(agents)
+    taken = {a.id for a in agents}
     result: list[Agent] = []
     for j, agent in enumerate(agents):
         copies = math.floor(scale * (j + 1) + 1e-9) - math.floor(scale * j + 1e-9)
+        suffix = 1
         for k in range(copies):
-            name = agent.id if k == 0 else f"{agent.id}.{k + 1}"
+            name = agent.id
+            if k:
+                while name in taken:
+                    suffix += 1
+                    name = f"{agent.id}.{suffix}"
+                taken.add(name)
             result.append(Agent(name, agent.centre, agent.skills, agent.max_calls, agent.origin))
     return result
 
@@ -357,15 +467,26 @@ def simulate(
     *,
     policy: Mapping[str, Any] | None = None,
     label: str = "policy",
+    admission: str = "router",
+    arrivals: Sequence[tuple[float, int]] | None = None,
     progress: Callable[[Progress], None] | None = None,
     time_limit: float | None = None,
 ) -> SimResult:
     """Run the profile's day through a fresh core with the config's agents and policy (or `policy`,
-    e.g. `baseline_policy(config)`). Stops early, with `partial` set, on Ctrl-C or after
+    e.g. `baseline_policy(config)`). `admission` is "router" (the config's line allocation,
+    overflow rules and callbacks), "lines" (the trunk lines only) or "none" (every caller gets a
+    line); see the module docstring. `arrivals` replaces the Poisson arrivals by a script of
+    (time, index of the profile's stream) pairs (a replay, or a case worked out by hand; a
+    stream's first home centre). Stops early, with `partial` set, on Ctrl-C or after
     `time_limit` wall-clock seconds; `progress` is called about twice a second."""
+    if admission not in ADMISSION_MODES:
+        raise ValueError(
+            f"admission must be one of {', '.join(ADMISSION_MODES)}, not {admission!r}"
+        )
     check_profile(profile, config)
     wall0 = time.perf_counter()
     rng = random.Random(profile.seed)
+    cb_rng = random.Random(f"{profile.seed}:callbacks")  # its own stream: see the docstring
     classes = [c.name for c in config.classes]
     queue_specs = list(config.queues)
     queues = [q.name for q in queue_specs]
@@ -424,6 +545,29 @@ def simulate(
             cum = list(accumulate(rates[i] for i in live))
             segments.append((t0, t1, cum[-1], cum, live))
 
+    # -- admission, overflow and callbacks: the router's config, the callers' behaviour ----------
+    calls = config.calls
+    routed = admission == "router"
+    centre_specs = list(config.centres)
+    line_cap = [c.lines if admission != "none" else 0 for c in centre_specs]
+    max_ewt = calls.max_expected_wait if routed else 0.0
+    exempt = tuple(calls.exempt_classes)
+    has_overflow = routed and bool(calls.overflow)
+    refuse_callback = routed and calls.refuse_action == "callback"
+    behaviour = profile.callback
+    router_cb = calls.callback  # [calls.callback], when the config has it
+    cb_ring = float(router_cb.ring_timeout) if router_cb is not None else behaviour.ring_timeout
+    cb_attempts = int(router_cb.attempts) if router_cb is not None else behaviour.attempts
+    cb_retry = float(router_cb.retry_after) if router_cb is not None else behaviour.retry_after
+    cb_pickup = min(behaviour.pickup, cb_ring)
+    cb_cls = behaviour.cls  # None: a callback waits in the caller's own class, as the router
+    used: list[dict[str, int]] = [dict.fromkeys(classes, 0) for _ in centres]
+    used_total = [0] * len(centres)
+    sub_cls_name = [classes[c] for c in sub_cls]
+    refusals: dict[str, int] = {}
+    pending_overflow: dict[int, Overflow] = {}
+    visited: dict[int, set[str]] = {}
+
     # -- agents and the core ----------------------------------------------------------------------
     agents = scaled_agents(config.agents, profile.scale)
     core = Core(policy if policy is not None else config.policy())
@@ -470,10 +614,19 @@ def simulate(
     handle_of: array[float] = array("d")
     answered_at: array[float] = array("d")
     state: array[int] = array("b")
+    flags: array[int] = array("b")
     agent_of: array[int] = array("i")
-    waiting_q = [0] * len(queues)
+    cur_queue: array[int] = array("i")  # the queue the call waits in (an overflow may move it)
+    holds: array[int] = array("b")  # 1 while the call holds one of its centre's lines
+    accepts: array[int] = array("b")  # 1 if the caller takes a callback when offered one
+    reach_try: array[int] = array("i")  # the callback try the customer would answer
+    tries: array[int] = array("i")  # callback tries made
+    idle_wait: array[float] = array("d")  # see Stats.relax_wait
+    waiting_q = [0] * len(queues)  # callers on hold per queue
+    waiting_cb = 0  # callbacks requested and not being dialled (in the core or between tries)
     sample_times: list[float] = []
     samples: list[tuple[int, ...]] = []
+    callback_samples: list[int] = []
     wrap_up = profile.wrap_up
 
     heap: list[tuple[float, int, int, int]] = []
@@ -489,10 +642,23 @@ def simulate(
             seq += 1
 
     seg_index = 0
+    script: list[tuple[float, int]] = []  # (time, sub-stream) of scripted arrivals, latest first
+    if arrivals is not None:
+        first_sub = {id(s): k for k, (s, _) in reversed(list(enumerate(sub_rates)))}
+        for when, k in arrivals:
+            if not profile.start <= when < profile.end:
+                raise ValueError(f"arrival at {when:g} s is outside the simulated period")
+            stream = profile.streams[k]
+            if id(stream) not in first_sub:
+                raise ValueError(f"stream {k} of the profile has no home centre with calls")
+            script.append((when, first_sub[id(stream)]))
+        script.sort(reverse=True)
 
     def next_arrival(t: float) -> float | None:
         """The next arrival time after t (memoryless within a segment: redraw at each edge)."""
         nonlocal seg_index
+        if arrivals is not None:
+            return script[-1][0] if script else None
         while seg_index < len(segments):
             t0, t1, total_rate, _, _ = segments[seg_index]
             t = max(t, t0)
@@ -509,7 +675,7 @@ def simulate(
         seq += 1
 
     relax_at = math.inf
-    unresolved = 0  # calls waiting
+    unresolved = 0  # calls whose outcome is not known yet
     events = 0
     next_sample = start
     next_check = 4096
@@ -518,17 +684,95 @@ def simulate(
     horizon = end + DRAIN_LIMIT
     t = start
 
-    def answer(i: int, a: int, now: float) -> None:
-        """Call i was assigned agent a at `now`: talk, then free the agent."""
+    def line(i: int, hold: bool) -> None:
+        """Call i takes (True) or gives back (False) a line of its centre."""
+        if holds[i] == hold:
+            return
+        holds[i] = hold
+        sub = stream_of[i]
+        delta = 1 if hold else -1
+        used[sub_home[sub]][sub_cls_name[sub]] += delta
+        used_total[sub_home[sub]] += delta
+
+    def refusal(sub: int, now: float) -> str | None:
+        """Why a new caller of sub-stream `sub` gets no line (None: they get one)."""
+        h = sub_home[sub]
+        if not routed:
+            return "lines_full" if 0 < line_cap[h] <= used_total[h] else None
+        ewt: float | None = None
+        if max_ewt > 0:
+            try:
+                ewt = core.expected_wait(queues[sub_queue[sub]], sub_cls_name[sub], now)
+            except CoreError:
+                ewt = None  # as the router: unknown counts as nobody staffed
+        return decide(
+            centre_specs[h], used[h], sub_cls_name[sub], ewt,
+            max_expected_wait=max_ewt, exempt=exempt,
+        )  # fmt: skip
+
+    def note_relax(r: float) -> None:
+        """A waiting call relaxes at `r`: make sure a relaxation event comes then."""
+        nonlocal relax_at, seq
+        if r < relax_at:
+            relax_at = r
+            push(heap, (r, seq, _RELAX, 0))
+            seq += 1
+
+    def enqueue(i: int, now: float) -> str | None:
+        """Put call i (back) in the core in its place (its arrival time); the agent it gets."""
+        qname, cname, home, pref = sub_args[stream_of[i]]
+        cid = str(i)
+        if cur_queue[i] != sub_queue[stream_of[i]]:
+            qname = queues[cur_queue[i]]
+        if cb_cls is not None and flags[i] & F_CALLBACK:
+            cname = cb_cls
+        core.enqueue(cid, qname, cname, home, now, preferred=pref, enqueued_at=arrival[i])
+        return core.dispatch_call(cid, now)
+
+    def schedule_overflow(i: int, now: float) -> None:
+        """The first `[[calls.overflow]]` rule for call i where it waits now, as the router."""
         nonlocal seq
+        rule = calls.overflow_for(queues[cur_queue[i]], sub_cls_name[stream_of[i]])
+        if rule is None or (rule.to is not None and rule.to in visited.get(i, ())):
+            return
+        if rule.callback and not accepts[i]:
+            return  # no usable number: the caller keeps holding
+        pending_overflow[i] = rule
+        push(heap, (max(now, arrival[i] + rule.after), seq, _OVERFLOW, i))
+        seq += 1
+
+    def assign(i: int, a: int, now: float) -> None:
+        """The core gave waiting call i to agent a at `now`: talk (or ring the customer back),
+        then free the agent."""
+        nonlocal seq, unresolved, waiting_cb
+        agent_of[i] = a
+        active[a] += 1
+        if flags[i] & F_CALLBACK:
+            waiting_cb -= 1
+            tries[i] += 1
+            if tries[i] == reach_try[i]:
+                connect = now + cb_pickup
+                answered_at[i] = connect
+                state[i] = CALLED_BACK
+                unresolved -= 1
+                done = connect + handle_of[i]
+                push(heap, (connect, seq, _CB_CONNECT, i))
+                push(heap, (done, seq + 1, _END, i))
+                seq += 1
+                add_time(busy, agent_centre[a], now, done + (0.0 if multi[a] else wrap_up))
+            else:
+                push(heap, (now + cb_ring, seq, _CB_FAIL, i))
+                add_time(busy, agent_centre[a], now, now + cb_ring)
+            seq += 1
+            return
+        waiting_q[cur_queue[i]] -= 1
+        unresolved -= 1
         answered_at[i] = now
         state[i] = ANSWERED
-        active[a] += 1
         done = now + handle_of[i]
         push(heap, (done, seq, _END, i))
         seq += 1
         add_time(busy, agent_centre[a], now, done + (0.0 if multi[a] else wrap_up))
-        agent_of[i] = a
 
     def free(a: int, now: float) -> None:
         """Agent a may take calls again (or leaves, if the shift is over)."""
@@ -546,14 +790,7 @@ def simulate(
             cid = core.dispatch_agent(aid, now)
             if cid is None:
                 return
-            i = int(cid)
-            waiting_q[sub_queue[stream_of[i]]] -= 1
-            take(i, a, now)
-
-    def take(i: int, a: int, now: float) -> None:
-        nonlocal unresolved
-        unresolved -= 1
-        answer(i, a, now)
+            assign(int(cid), a, now)
 
     try:
         if progress is not None:
@@ -565,36 +802,59 @@ def simulate(
             while t >= next_sample and next_sample < end:
                 sample_times.append(next_sample)
                 samples.append(tuple(waiting_q))
+                callback_samples.append(waiting_cb)
                 next_sample += SAMPLE_EVERY
             events += 1
             if kind == _ARRIVE:
                 i = len(arrival)
-                seg = segments[seg_index]
-                sub = seg[4][bisect_right(seg[3], rng.random() * seg[2])]
+                if arrivals is not None:
+                    sub = script.pop()[1]
+                else:
+                    seg = segments[seg_index]
+                    sub = seg[4][bisect_right(seg[3], rng.random() * seg[2])]
                 arrival.append(t)
                 stream_of.append(sub)
                 handle_of.append(sub_handle[sub]())
                 patience = sub_patience[sub]()
                 answered_at.append(math.nan)
                 state.append(WAITING)
+                flags.append(0)
                 agent_of.append(-1)
-                cid = str(i)
-                qname, cname, home, pref = sub_args[sub]
-                core.enqueue(cid, qname, cname, home, t, preferred=pref)
-                got = core.dispatch_call(cid, t)
-                if got is not None:
-                    answer(i, agent_index[got], t)
+                cur_queue.append(sub_queue[sub])
+                holds.append(0)
+                accepts.append(cb_rng.random() < behaviour.accept)
+                reach_try.append(_answering_try(cb_rng.random(), behaviour.answer))
+                tries.append(0)
+                idle_wait.append(0.0)
+                reason = refusal(sub, t) if admission != "none" else None
+                unresolved += 1
+                if reason is not None:
+                    refusals[reason] = refusals.get(reason, 0) + 1
+                    flags[i] = F_REFUSED
+                    if refuse_callback and accepts[i]:
+                        flags[i] |= F_CALLBACK
+                        waiting_cb += 1
+                        got = enqueue(i, t)
+                        if got is not None:
+                            assign(i, agent_index[got], t)
+                        else:
+                            note_relax(t + sub_relax[sub])
+                    else:
+                        state[i] = REFUSED
+                        unresolved -= 1
                 else:
-                    unresolved += 1
+                    line(i, True)
                     waiting_q[sub_queue[sub]] += 1
-                    if patience < math.inf:
-                        push(heap, (t + patience, seq, _ABANDON, i))
-                        seq += 1
-                    r = t + sub_relax[sub]
-                    if r < relax_at:
-                        relax_at = r
-                        push(heap, (r, seq, _RELAX, 0))
-                        seq += 1
+                    got = enqueue(i, t)
+                    if got is not None:
+                        assign(i, agent_index[got], t)
+                    else:
+                        if patience < math.inf:
+                            push(heap, (t + patience, seq, _ABANDON, i))
+                            seq += 1
+                        note_relax(t + sub_relax[sub])
+                        if has_overflow:
+                            schedule_overflow(i, t)
                 nxt = next_arrival(t)
                 if nxt is not None:
                     push(heap, (nxt, seq, _ARRIVE, 0))
@@ -602,6 +862,7 @@ def simulate(
             elif kind == _END:
                 a = agent_of[x]
                 core.finish(str(x), t, handle_of[x])
+                line(x, False)
                 active[a] -= 1
                 if multi[a] or wrap_up <= 0:
                     free(a, t)
@@ -614,18 +875,23 @@ def simulate(
                 wrapping[x] = False
                 free(x, t)
             elif kind == _ABANDON:
-                if state[x] == WAITING:
+                if state[x] == WAITING and not flags[x] & F_CALLBACK:
                     core.remove_call(str(x), t)
                     state[x] = ABANDONED
                     unresolved -= 1
-                    waiting_q[sub_queue[stream_of[x]]] -= 1
+                    waiting_q[cur_queue[x]] -= 1
+                    line(x, False)
             elif kind == _RELAX:
                 if t != relax_at:
                     continue  # superseded by an earlier relaxation
                 for cid, aid in core.match_all(t):
-                    i = int(cid)
-                    waiting_q[sub_queue[stream_of[i]]] -= 1
-                    take(i, agent_index[aid], t)
+                    i, a = int(cid), agent_index[aid]
+                    if not flags[i] & F_CALLBACK:
+                        # Kept waiting by time-only relaxation while this agent was free.
+                        since = float(core.agent_info(aid)["available_since"])
+                        flags[i] |= F_RELAXED
+                        idle_wait[i] = t - max(arrival[i], since)
+                    assign(i, a, t)
                 nxt_relax = core.next_relaxation()
                 relax_at = math.inf if nxt_relax is None else nxt_relax
                 if nxt_relax is not None:
@@ -639,6 +905,64 @@ def simulate(
                 leaving[x] = True
                 if active[x] == 0 and not wrapping[x]:
                     free(x, t)
+            elif kind == _OVERFLOW:
+                rule = pending_overflow.pop(x, None)
+                if rule is None or state[x] != WAITING or flags[x] & F_CALLBACK:
+                    continue
+                q = cur_queue[x]
+                if rule.callback:  # keeps its place in the core
+                    flags[x] |= F_CALLBACK
+                    waiting_q[q] -= 1
+                    waiting_cb += 1
+                    line(x, False)
+                    if cb_cls is not None:  # the same place, in the callbacks' class
+                        core.remove_call(str(x), t)
+                        got = enqueue(x, t)
+                        if got is not None:
+                            assign(x, agent_index[got], t)
+                elif rule.to is not None:  # to another queue, keeping the enqueue time
+                    core.remove_call(str(x), t)
+                    visited.setdefault(x, set()).add(queues[q])
+                    waiting_q[q] -= 1
+                    cur_queue[x] = queues.index(rule.to)
+                    waiting_q[cur_queue[x]] += 1
+                    got = enqueue(x, t)
+                    if got is not None:
+                        assign(x, agent_index[got], t)
+                    else:
+                        nr = core.next_relaxation()
+                        if nr is not None:
+                            note_relax(nr)
+                        schedule_overflow(x, t)
+                else:  # to an extension (voicemail): no agent will answer it
+                    core.remove_call(str(x), t)
+                    state[x] = OVERFLOWED
+                    unresolved -= 1
+                    waiting_q[q] -= 1
+                    line(x, False)
+            elif kind == _CB_CONNECT:  # as the router: a callback holds a line once connected
+                line(x, True)
+            elif kind == _CB_FAIL:  # the customer did not answer this try
+                a = agent_of[x]
+                core.remove_call(str(x), t)
+                agent_of[x] = -1
+                active[a] -= 1
+                if tries[x] < cb_attempts:
+                    waiting_cb += 1
+                    push(heap, (t + cb_retry, seq, _CB_RETRY, x))
+                    seq += 1
+                else:
+                    state[x] = CALLBACK_FAILED
+                    unresolved -= 1
+                free(a, t)
+            elif kind == _CB_RETRY:  # back in the core, in its place
+                got = enqueue(x, t)
+                if got is not None:
+                    assign(x, agent_index[got], t)
+                else:
+                    nr = core.next_relaxation()
+                    if nr is not None:
+                        note_relax(nr)
             if events >= next_check:
                 next_check = events + 4096
                 wall = time.perf_counter()
@@ -654,13 +978,14 @@ def simulate(
     if progress is not None and partial is None:
         progress(Progress(until, start, end, len(arrival), unresolved, time.perf_counter() - wall0))
     if partial is None and unresolved and heap:
-        partial = f"{unresolved} calls still waiting {DRAIN_LIMIT / 3600:g} h after the end"
+        partial = f"{unresolved} calls still unresolved {DRAIN_LIMIT / 3600:g} h after the end"
     for a, since in enumerate(login_at):
         if not math.isnan(since):
             add_time(staffed, agent_centre[a], since, until)
     while next_sample < min(end, until):
         sample_times.append(next_sample)
         samples.append(tuple(waiting_q))
+        callback_samples.append(waiting_cb)
         next_sample += SAMPLE_EVERY
     return SimResult(
         label=label,
@@ -678,6 +1003,8 @@ def simulate(
         stream=stream_of,
         answered_at=answered_at,
         state=state,
+        flags=flags,
+        idle_wait=idle_wait,
         busy=busy,
         staffed=staffed,
         sample_times=sample_times,
@@ -686,4 +1013,17 @@ def simulate(
         wall=time.perf_counter() - wall0,
         events=events,
         partial=partial,
+        admission=admission,
+        refusals=refusals,
+        callback_samples=callback_samples,
     )
+
+
+def _answering_try(u: float, answer: float) -> int:
+    """The try (1, 2, ...) on which a customer who answers each try with probability `answer`
+    picks up, from a uniform draw `u` in [0, 1) (geometric by inversion)."""
+    if answer >= 1.0:
+        return 1
+    if answer <= 0.0:
+        return MAX_TRIES
+    return min(MAX_TRIES, 1 + int(math.log1p(-u) / math.log1p(-answer)))

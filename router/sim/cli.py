@@ -105,6 +105,15 @@ def add_commands(
         "config's class policy",
     )
     sim.add_argument(
+        "--admission",
+        choices=("router", "lines", "none"),
+        default=None,
+        help="router: the config's line allocation ([[centres]] lines, line_shares; [calls] "
+        "max_expected_wait, exempt_classes, refuse_action), overflow rules and callbacks; "
+        "lines: the trunk lines only, a caller who finds them all busy is lost; none: every "
+        "caller gets a line (default: router, or lines with --baseline)",
+    )
+    sim.add_argument(
         "--time-limit",
         metavar="SEC",
         type=positive,
@@ -239,11 +248,13 @@ def _sim(args: argparse.Namespace) -> int:
         profile = dataclasses.replace(profile, seed=args.seed)
     policy = baseline_policy(config) if args.baseline else None
     label = "FIFO / longest idle (baseline)" if args.baseline else "class policy"
+    admission = args.admission or ("lines" if args.baseline else "router")
     show = progress_printer(sys.stderr)
     try:
         result = simulate(
-            config, profile, policy=policy, label=label, progress=show, time_limit=args.time_limit
-        )
+            config, profile, policy=policy, label=label, admission=admission, progress=show,
+            time_limit=args.time_limit,
+        )  # fmt: skip
     except ProfileError as exc:
         print(f"esl-router: error: invalid traffic profile\n{exc}", file=sys.stderr)
         return 1

@@ -32,6 +32,16 @@ on. Every field is optional except `[arrivals]`:
     mean = 120
     [patience.classes.trading]  per-class override
 
+    [callback]               callers' side of callbacks (the router's side is [calls] in the config:
+    accept = 0.9             refuse_action = "callback", overflow rules with callback = true):
+    answer = 0.75            accept: share of callers offered a callback who get one (a usable
+    pickup = 8.0             number); answer: chance the customer answers one try; pickup: seconds
+                             their phone rings first. Stand-ins used while the config has no
+    ring_timeout = 30        [calls.callback]: ring_timeout (seconds an unanswered try rings),
+    attempts = 3             attempts (tries before giving up), retry_after (seconds between
+    retry_after = 300        tries). class (what-if, default none): the class a callback waits
+                             in, keeping its enqueue time (the router keeps the caller's class).
+
     [[shifts]]               who works when: of every group of identical agents (same centre and
     start = "08:30"          skills), `share` work this shift (largest remainder); filters
     end = "17:00"            centres = [...] and prefix = "hq-" narrow the agents it applies to.
@@ -55,6 +65,7 @@ from router.config import Config, ConfigError, QueueSpec
 
 __all__ = [
     "DAY",
+    "CallbackModel",
     "Dist",
     "Profile",
     "ProfileError",
@@ -105,6 +116,22 @@ class Stream:
 
 
 @dataclass(frozen=True)
+class CallbackModel:
+    """How callers behave when offered a callback, and stand-ins for the router's callback
+    settings (`[calls.callback]` ring_timeout, attempts, retry_after) for configs without them."""
+
+    accept: float = 1.0  # share of callers offered a callback who get one (usable number)
+    answer: float = 1.0  # chance the customer answers one try
+    pickup: float = 8.0  # seconds the customer's phone rings before they answer
+    ring_timeout: float = 30.0
+    attempts: int = 3
+    retry_after: float = 300.0
+    # What-if: the class a callback waits in (keeping its enqueue time). None: the caller's own
+    # class, which is what the router does.
+    cls: str | None = None
+
+
+@dataclass(frozen=True)
 class Shift:
     """A working period for `share` of every group of identical agents the filters select."""
 
@@ -142,6 +169,7 @@ class Profile:
     patience: Dist = Dist("none")
     patience_by_class: Mapping[str, Dist] = field(default_factory=dict)
     shifts: tuple[Shift, ...] = ()
+    callback: CallbackModel = CallbackModel()
 
     def sl_threshold(self, cls: str) -> float:
         """The service-level threshold T of a class, seconds."""
@@ -224,6 +252,9 @@ def check_profile(profile: Profile, config: Config) -> None:
                 problems.append(
                     (f"{key}.homes.{centre}", f"unknown centre; {_hint(centre, centres)}")
                 )
+    cb_cls = profile.callback.cls
+    if cb_cls is not None and cb_cls not in classes:
+        problems.append(("callback.class", f"unknown class {cb_cls!r}; {_hint(cb_cls, classes)}"))
     if problems:
         raise ProfileError(profile.path, problems)
     # A queue that is offered calls must have someone who can take it (at its most relaxed step),
@@ -268,7 +299,7 @@ class _Parser:
         self.problems.append((key, message))
 
     def parse(self, data: Mapping[str, Any]) -> Profile:
-        top = self.table(data, "", ("sim", "arrivals", "handle", "patience", "shifts"))
+        top = self.table(data, "", ("sim", "arrivals", "handle", "patience", "shifts", "callback"))
         sim = self.table(
             top.get("sim", {}),
             "sim",
@@ -305,6 +336,7 @@ class _Parser:
             top.get("patience", {"dist": "none"}), "patience", "classes", mean_required=True
         )
         shifts = self.shifts(top.get("shifts", []))
+        callback = self.callback(top.get("callback", {}))
         if self.problems:
             raise ProfileError(self.path, self.problems)
         assert start is not None and end is not None and interval is not None and scale is not None
@@ -326,6 +358,7 @@ class _Parser:
             patience=patience,
             patience_by_class=patience_by,
             shifts=tuple(shifts),
+            callback=callback,
         )
 
     # -- sections ---------------------------------------------------------------------------------
@@ -475,6 +508,38 @@ class _Parser:
             self.error(f"{key}.mean", "missing; give the mean in seconds")
         cv = self.number(tbl, key, "cv", 1.0, positive=True)
         return Dist(kind, mean, cv if cv is not None else 1.0)
+
+    def callback(self, value: Any) -> CallbackModel:
+        names = ("accept", "answer", "pickup", "ring_timeout", "attempts", "retry_after", "class")
+        tbl = self.table(value, "callback", names)
+        d = CallbackModel()
+        shares = {}
+        for name in ("accept", "answer"):
+            share = self.number(tbl, "callback", name, getattr(d, name))
+            if share is not None and share > 1:
+                self.error(f"callback.{name}", f"must be a share in [0, 1], not {share:g}")
+                share = None
+            shares[name] = share if share is not None else getattr(d, name)
+        pickup = self.number(tbl, "callback", "pickup", d.pickup)
+        ring = self.number(tbl, "callback", "ring_timeout", d.ring_timeout, positive=True)
+        retry = self.number(tbl, "callback", "retry_after", d.retry_after)
+        attempts = tbl.get("attempts", d.attempts)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            self.error("callback.attempts", f"must be a whole number >= 1, not {attempts!r}")
+            attempts = d.attempts
+        cls = tbl.get("class")
+        if cls is not None and not isinstance(cls, str):
+            self.error("callback.class", f"must be a class name, not {cls!r}")
+            cls = None
+        return CallbackModel(
+            shares["accept"],
+            shares["answer"],
+            d.pickup if pickup is None else pickup,
+            d.ring_timeout if ring is None else ring,
+            attempts,
+            d.retry_after if retry is None else retry,
+            cls,
+        )
 
     def shifts(self, value: Any) -> list[Shift]:
         result: list[Shift] = []

@@ -29,10 +29,55 @@ def _secs(value: float | None) -> str:
 
 def _row(name: str, st: Stats) -> str:
     return (
-        f"  {name:<16} {st.offered:>9,} {st.answered:>9,} {st.abandoned:>9,} "
+        f"  {name:<16} {st.offered:>9,} {st.answered:>9,} {st.called_back:>7,} "
+        f"{st.abandoned:>9,} {st.refused:>8,} "
         f"{_pct(st.answer_rate):>7} {_pct(st.service_level):>7} {_secs(st.asa):>8}"
         + (f" {_pct(st.occupancy):>7}" if st.staffed else "")
     )
+
+
+def _notes(result: SimResult, out: TextIO) -> None:
+    """Admission, callbacks and relaxation of the day, when there were any."""
+    day = result.day()
+    if result.refusals:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(result.refusals.items()))
+        print(
+            f"\n refused a line: {day.refused:,} ({reasons}); of them {day.refused_lost:,} lost "
+            "(busy message, voicemail, no callback)",
+            file=out,
+        )
+    if day.callbacks:
+        print(
+            f" callbacks: {day.callbacks:,} requested, {day.called_back:,} connected (mean "
+            f"{_secs(day.mean_callback_delay)} after the call), {day.callback_failed:,} given "
+            f"up, {day.callbacks - day.called_back - day.callback_failed:,} still pending",
+            file=out,
+        )
+    if day.overflowed:
+        print(f" overflowed to an extension: {day.overflowed:,}", file=out)
+    if day.relaxed:
+        print(
+            f"\n relaxation: {day.relaxed:,} calls ({_pct(day.relaxed / day.offered)}) were "
+            "answered the moment a relaxation step let more agents take them, after waiting "
+            f"{day.relax_wait / day.relaxed:.1f} s on average while the agent who took them was "
+            "already free (relaxation is by time only: e.g. a wait for an empty home centre)",
+            file=out,
+        )
+        stats = result.stats("centre")
+        worst = sorted(
+            (
+                (st.relax_wait, name, st)
+                for k, name in enumerate(result.centres)
+                if (st := stats.get((-1, k))) is not None and st.relaxed
+            ),
+            reverse=True,
+        )[:8]
+        for _, name, st in worst:
+            print(
+                f"  home {name:<14} {st.relaxed:>7,} calls ({_pct(st.relaxed / st.offered)} of "
+                f"its callers), {st.relax_wait / st.relaxed:5.1f} s each with an agent free",
+                file=out,
+            )
 
 
 def format_report(result: SimResult, out: TextIO, *, intervals: bool = True) -> None:
@@ -52,12 +97,14 @@ def format_report(result: SimResult, out: TextIO, *, intervals: bool = True) -> 
     print(
         f"simulated {clock_text(p.start)}-{clock_text(result.until if result.partial else p.end)}"
         f" in {result.wall:.1f} s ({result.events:,} events, {rate:,.0f}/s; {result.calls:,} "
-        f"calls); SL = share of offered calls answered within T ({thresholds})",
+        f"calls); SL = share of offered calls answered live within T ({thresholds}); "
+        f"answered includes callbacks that reached the customer (via cb); admission: "
+        f"{result.admission}",
         file=out,
     )
     header = (
-        f"  {'':<16} {'offered':>9} {'answered':>9} {'abandoned':>9} {'ans%':>7} {'SL':>7} "
-        f"{'ASA':>8}"
+        f"  {'':<16} {'offered':>9} {'answered':>9} {'via cb':>7} {'abandoned':>9} "
+        f"{'refused':>8} {'ans%':>7} {'SL':>7} {'ASA':>8}"
     )
     print(f"\n{header} {'occ':>7}", file=out)
     print(_row("all calls", result.day()), file=out)
@@ -68,12 +115,14 @@ def format_report(result: SimResult, out: TextIO, *, intervals: bool = True) -> 
             st = stats.get((-1, k))
             if st is not None and (st.offered or st.staffed):
                 print(_row(name, st), file=out)
+    _notes(result, out)
     if not intervals:
         return
     samples = _max_waiting_by_interval(result)
     cls_stats = result.stats("class")
     print(
-        f"\n  {'interval':<13} {'offered':>8} {'answered':>9} {'abandoned':>9} {'SL':>7} "
+        f"\n  {'interval':<13} {'offered':>8} {'answered':>9} {'via cb':>7} {'abandoned':>9} "
+        f"{'refused':>8} {'SL':>7} "
         f"{'ASA':>8} {'occ':>7} {'max wait q':>10}  "
         + " ".join(f"{c + ' SL':>14}" for c in result.classes),
         file=out,
@@ -87,7 +136,8 @@ def format_report(result: SimResult, out: TextIO, *, intervals: bool = True) -> 
         )
         print(
             f"  {clock_text(t0)}-{clock_text(t1):<7} {st.offered:>8,} {st.answered:>9,} "
-            f"{st.abandoned:>9,} {_pct(st.service_level):>7} {_secs(st.asa):>8} "
+            f"{st.called_back:>7,} {st.abandoned:>9,} {st.refused:>8,} "
+            f"{_pct(st.service_level):>7} {_secs(st.asa):>8} "
             f"{_pct(st.occupancy):>7} {samples[iv]:>10}  {per_class}",
             file=out,
         )
@@ -111,7 +161,9 @@ def write_csv(result: SimResult, path: Path) -> Path:
     columns = [
         "period", "start", "end", "dimension", "key", "offered", "answered", "abandoned",
         "unresolved", "answer_rate", "service_level", "asa", "occupancy", "agent_hours",
-        "busy_agent_hours", "partial",
+        "busy_agent_hours", "answered_live", "answered_callback", "refused", "refused_lost",
+        "callbacks", "callback_failed", "mean_callback_delay", "overflowed", "relaxed",
+        "relaxed_idle_wait", "partial",
     ]  # fmt: skip
     p = result.profile
     spans = [("day", -1, p.start, p.end)] + [
@@ -133,6 +185,10 @@ def write_csv(result: SimResult, path: Path) -> Path:
                             st.answered, st.abandoned, st.unresolved, _num(st.answer_rate),
                             _num(st.service_level), _num(st.asa), _num(st.occupancy),
                             round(st.staffed / 3600, 2), round(st.busy / 3600, 2),
+                            st.answered_live, st.called_back, st.refused, st.refused_lost,
+                            st.callbacks, st.callback_failed, _num(st.mean_callback_delay),
+                            st.overflowed, st.relaxed,
+                            _num(st.relax_wait / st.relaxed if st.relaxed else None),
                             "yes" if result.partial else "no",
                         ]
                     )  # fmt: skip
@@ -192,9 +248,12 @@ def write_plots(result: SimResult, out_dir: Path) -> list[Path]:
         if any(values):
             ax.plot(hours, values, label=name, linewidth=1.2)
     ax.plot(hours, [sum(c) for c in result.samples], label="all queues", color="black", lw=1.8)
+    if any(result.callback_samples):
+        ax.plot(hours, result.callback_samples, label="callbacks pending", color="black",
+                linestyle="--", linewidth=1.2)  # fmt: skip
     ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel("time of day (h)")
-    ax.set_ylabel("calls waiting (sampled every minute)")
+    ax.set_ylabel("callers on hold (sampled every minute)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"Queue length over the day — {result.label}{banner}")

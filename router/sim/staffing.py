@@ -2,7 +2,8 @@
 and by simulating the queue through the real routing core, side by side.
 
 The simulation is a single-queue scenario built from the router's config: `n` identical agents with
-exactly the queue's required skills in one centre, callers of one class, Poisson arrivals at a
+exactly the queue's required skills in one centre with no line limit and no admission, overflow or
+callbacks (every caller waits for an agent), callers of one class, Poisson arrivals at a
 constant rate, exponential handle times, and optionally exponential patience: the model the
 formulas assume, run through the production matching code. Its figures come with confidence
 intervals from batch means: the run is cut into equal intervals after a warm-up, each interval is
@@ -14,18 +15,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from router import erlang
-from router.config import Agent, Centre, Config
-from router.sim.capacity import SimResult, Stats, simulate
+from router.config import Agent, CallSettings, Centre, Config
+from router.sim.capacity import SimResult, Stats, scaled_agents, simulate
 from router.sim.profile import Dist, Profile, Stream
 
 __all__ = [
     "Estimate",
     "StaffingRow",
     "batch_means",
+    "desk_of",
+    "desk_staffing",
+    "roster_for",
     "single_queue",
     "staffing_table",
     "t_quantile",
@@ -114,8 +118,10 @@ def single_queue(
     centre = config.centres[0]
     skills = {skill: level for skill, level in spec.required}
     roster = tuple(Agent(f"agent-{k + 1:05d}", centre.name, skills) for k in range(agents))
-    one_centre = Centre(centre.name, None, centre.lines, centre.line_shares, ())
-    scenario = dataclasses.replace(config, centres=(one_centre,), regions={}, agents=roster)
+    one_centre = Centre(centre.name, None, 0, {}, ())  # 0 lines: not managed, nobody refused
+    scenario = dataclasses.replace(
+        config, centres=(one_centre,), regions={}, agents=roster, calls=CallSettings()
+    )
     interval = batch_hours * 3600.0
     profile = Profile(
         streams=(Stream(cls, queue, ((0.0, rate * 3600.0),), {centre.name: 1.0}),),
@@ -183,7 +189,7 @@ def staffing_table(
             config, queue, agents=n, rate=rate, aht=aht, patience=patience, t=t,
             batches=batches, batch_hours=batch_hours, seed=seed,
         )  # fmt: skip
-        result = simulate(scenario, profile, label=f"{n} agents")
+        result = simulate(scenario, profile, label=f"{n} agents", admission="none")
         rows.append(
             StaffingRow(
                 agents=n,
@@ -196,3 +202,48 @@ def staffing_table(
             )
         )
     return needed, rows
+
+
+# -- staffing a whole centre, desk by desk ---------------------------------------------------------
+
+
+def desk_staffing(
+    config: Config,
+    rates: Mapping[str, float],
+    targets: Mapping[str, tuple[float, float]],
+    *,
+    wrap_up: float = 0.0,
+) -> dict[str, int]:
+    """Agents per queue ("desk") by Erlang C: queue `q` gets `rates[q]` calls per second with a
+    handle time of its configured aht plus `wrap_up`, and must answer the share `targets[q][0]`
+    within `targets[q][1]` seconds. Each desk on its own: no help from other desks, nobody hangs
+    up (both make the answer conservative)."""
+    return {
+        q: erlang.agents_needed(rate, config.queue(q).aht + wrap_up, *targets[q])
+        for q, rate in rates.items()
+    }
+
+
+def desk_of(config: Config, agent: Agent) -> str | None:
+    """An agent's desk: the first queue (config order) whose required skills it has at the
+    configured level, or None."""
+    return next((q.name for q in config.queues if config.can_staff(q, agent)), None)
+
+
+def roster_for(config: Config, desks: Mapping[str, int]) -> tuple[Agent, ...]:
+    """The config's roster with each desk's agents scaled to `desks[q]` (keeping the desk's own
+    mix, e.g. of senior and junior agents, by `scaled_agents`). A desk with no configured agent,
+    or an agent on a desk not named, is an error."""
+    by_desk: dict[str, list[Agent]] = {}
+    for agent in config.agents:
+        desk = desk_of(config, agent)
+        if desk is None or desk not in desks:
+            raise ValueError(f"agent {agent.id} staffs desk {desk!r}, which has no agent count")
+        by_desk.setdefault(desk, []).append(agent)
+    roster: list[Agent] = []
+    for desk, n in desks.items():
+        members = by_desk.get(desk)
+        if not members:
+            raise ValueError(f"no agent of {config.path.name} can staff desk {desk!r}")
+        roster.extend(scaled_agents(members, n / len(members)))
+    return tuple(roster)
