@@ -262,3 +262,20 @@ def test_an_unreadable_state_file_is_set_aside_and_reported(tmp_path: Path, capl
     assert callback_store.load(state) == [] and "entry 1 skipped: bad number" in caplog.text
     callback_store.save(state, [good])
     assert callback_store.load(state) == [good]
+
+
+def test_the_commented_example_sections_are_valid_when_uncommented(tmp_path: Path) -> None:
+    from router.config import load_config
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "single_centre_50.toml"
+    text = example.read_text()
+    tail = text[text.index("# Callbacks (uncomment") :]
+    uncommented = "\n".join(
+        line[2:] for line in tail.splitlines() if line.startswith("# [") or line.startswith("# ") and "=" in line
+    )
+    (tmp_path / "customers_single_centre.csv").write_text((example.parent / "customers_single_centre.csv").read_text())
+    path = tmp_path / "example.toml"
+    path.write_text(text + "\n" + uncommented + "\n")
+    calls = load_config(path).calls
+    assert calls.callback is not None and calls.callback.key == "9"
+    assert [t.name for t in calls.trusted_trunks] == ["sbc"]
