@@ -91,6 +91,7 @@ def test_caller_presses_the_key_hangs_up_keeps_place_and_is_called_back_agent_fi
         assert env.sent(f"sendmsg {caller}")  # the confirmation, then the hangup
         assert env.router.stats.abandoned == 0 and env.router.stats.callbacks == {"pressed 2": 1}
         assert _position(env, caller) == 1 and _position(env, later) == 2  # still first
+        assert env.router.lines == {"other": 1}  # the caller we call back holds no line
         env.agent("a1", Endpoint("answer", answer_delay=0.2))
         env.sim.add_endpoint(CUSTOMER, Endpoint("answer", answer_delay=0.5))
         env.router.agent_ready("a1")
@@ -104,12 +105,13 @@ def test_caller_presses_the_key_hangs_up_keeps_place_and_is_called_back_agent_fi
         assert first_agent_ring < env.commands.index(ring)  # agent first, then the customer
         wait_until(lambda: env.bridged(customer) == agent_leg, timeout=5.0, what="customer bridged to agent")
         wait_until(lambda: env.router.stats.callbacks_connected == 1, what="the router saw the bridge")
-        assert env.router.stats.answered == 1
+        assert env.router.stats.answered == 1 and env.router.lines == {"other": 2}
         assert env.state("a1") == "on_call" and later in env.router.core.waiting_calls()
         env.sim.caller_hangup(customer)
         wait_until(lambda: caller not in env.router.calls, what="callback finished")
         assert env.kinds("finished")[0]["agent"] == "a1"
         assert env.router.stats.finished == 1 and env.router.stats.lost == 0
+        assert env.router.lines == {"other": 1}
 
 
 def test_unanswered_callback_retries_then_gives_up_without_blaming_the_agent() -> None:

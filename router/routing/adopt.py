@@ -203,6 +203,7 @@ def _adopt_talking(
         bridged_at=now,
     )
     router.calls[caller] = call
+    router.hold_line(call, True)
     router.legs[leg] = call
     router.core.set_agent_state(agent, "on_call", now)
     router.stats.adopted += 1

@@ -166,6 +166,8 @@ class Call:
     call keeps its place in the core, and the customer is reached on `cust_leg`."""
     cust_leg: str | None = None
     cust_job: str | None = None
+    line: bool = False
+    """Whether the call is counted as holding one of the centre's lines (`CallRouter.lines`)."""
     flow: gevent.Greenlet | None = field(default=None, repr=False)
     side: gevent.Greenlet | None = field(default=None, repr=False)
 
@@ -208,6 +210,9 @@ class CallRouter:
         self.stats = Stats()
         self.listeners: list[Listener] = []
         self.calls: dict[str, Call] = {}
+        self.lines: collections.Counter[str] = collections.Counter()
+        """Lines held, by caller class: every call with a channel up (kept as calls come and go,
+        so that admission costs the same with 10 or 10,000 calls in progress)."""
         self.legs: dict[str, Call] = {}
         self.jobs: dict[str, Call] = {}
         check_names(config)
@@ -370,6 +375,7 @@ class CallRouter:
         enqueued_at = now if info.enqueued_at is None else min(info.enqueued_at, now)
         call = Call(uuid, info, enqueued_at, conn.connects, conn, trigger=trigger, visited=set(info.visited))
         self.calls[uuid] = call
+        self.hold_line(call, True)
         if adopted:
             self.stats.adopted += 1
         else:
@@ -386,11 +392,7 @@ class CallRouter:
     def _admission(self, info: Classification, now: float) -> str | None:
         """None to give the caller a line, else why not (see `admission.decide`)."""
         centre = next((c for c in self.config.centres if c.name == self.config.centre), None)
-        used: collections.Counter[str] = collections.Counter(
-            c.info.cls
-            for c in self.calls.values()
-            if c.state != "done" and (c.callback is None or c.callback.connected)
-        )
+        used = self.lines
         ewt: float | None = None
         if self.settings.max_expected_wait > 0:
             try:
@@ -697,6 +699,7 @@ class CallRouter:
         call.callback = CallbackRequest(call.info.caller, why)
         self.stats.callbacks[why.split(" (")[0]] += 1
         log.info("call %s: to be called back on %s (%s)", call.uuid, call.info.caller, why)
+        self.hold_line(call, False)  # the caller is hung up: the line is free
         self._emit("callback", call=call, why=why, number=call.info.caller)
         self._save_callbacks()
         call.side = gevent.spawn(self._send_goodbye, call, call.side)
@@ -848,6 +851,7 @@ class CallRouter:
             return self._callback_missed(call, agent, "BRIDGE_FAILED")
         now = self.now()
         call.state, call.bridged_at, cb.connected = "talking", now, True
+        self.hold_line(call, True)
         self._on_call(agent, now)
         self.phones[agent].misses = 0
         self.stats.answered += 1
@@ -1158,7 +1162,14 @@ class CallRouter:
                 self.jobs.pop(job, None)
         call.leg = call.job = call.cust_leg = call.cust_job = None
 
+    def hold_line(self, call: Call, hold: bool) -> None:
+        """Count `call` as holding a line of its class, or not."""
+        if call.line != hold:
+            call.line = hold
+            self.lines[call.info.cls] += 1 if hold else -1
+
     def _forget(self, call: Call) -> None:
+        self.hold_line(call, False)
         self._forget_leg(call)
         if self.calls.get(call.uuid) is call:
             del self.calls[call.uuid]
