@@ -1,18 +1,56 @@
-"""The market-open surge: arrivals x5 for 15 minutes with fixed staff, under esl-router's class
-policy and under the FIFO / longest-idle baseline (what FreeSWITCH's mod_callcenter does: one
-priority for everyone, the longest-idle agent takes the call), in the same run.
+"""The market-open surge: arrivals x5 for 15 minutes (09:30-09:45) with fixed staff, simulated
+through the routing core on the same callers under four set-ups in one run, all on the config's
+trunk (60 lines: a caller who finds no line for them gets a busy message and is lost, unless the
+set-up calls them back):
 
-The centre is examples/single_centre_50.toml as configured (one brokerage centre, 50 agents in
-four skill groups, about 4,200 calls a day; its routing policy unchanged). Both policies see exactly
-the same callers (same arrivals, talk times and patience: common random numbers), on several
-seeds, pooled. Trading callers are judged on 10 seconds, everybody else on 20.
+- **policy**: esl-router as a centre would run it for the open: the config's class policy, and
+  the router's admission (router/routing/admission.py) on the config's trunk lines and line
+  shares plus ``[calls] max_expected_wait`` (60 s), ``exempt_classes`` (trading) and
+  ``refuse_action = "callback"``: a caller (not trading) whose queue's expected wait is over a
+  minute, or whose class is over its line share, and any caller (trading too) who finds no line
+  for them, is called back instead of holding; the callback keeps its place in the queue: its
+  class and enqueue time, so with the policy's ageing it overtakes a trading caller who arrives
+  more than 200 s after it (docs/routing-policy.md, "The bound we guarantee").
+- **policy_cbclass** (a what-if, not what the router does today): the same, but a callback waits
+  in a class of its own whose base is 900 s below the lowest class's (it keeps its enqueue time,
+  so among callbacks it keeps its place, but it overtakes a live caller only after waiting 15
+  minutes longer): what a ``[calls.callback] class = "callback"`` key would give.
+- **priority**: the class policy alone (the trunk lines, no admission, no callbacks).
+- **fifo**: the FIFO / longest-idle baseline (what FreeSWITCH's mod_callcenter does: one priority
+  for everyone, the longest-idle agent takes the call) on the same trunk lines.
 
-Then a staffing sweep: the smallest fixed staff (the same 50-agent mix, scaled) with which each
-policy meets the target (trading SL >= 90 % in 10 s and a day answer rate >= 96 %).
-The last line of output is one JSON object.
+Definitions (the day = every call offered 07:30-21:00, pooled over the seeds):
 
-    python bench/surge.py               # 10 seeds and the sweep, about 15 s
-    python bench/surge.py --no-sweep    # the 50-agent centre only, about 1 s
+- *offered*: every caller who rang, including those refused a line;
+- *answered*: an agent answered while the caller held (**live**), or an agent's callback reached
+  the customer (**via callback**, counted as answered; its *delay* is from the call to the
+  callback's connection); *lost*: hung up on hold, refused and not called back, callback given up;
+- *answer rate* = answered (live + via callback) / offered;
+- *SL* of a class = calls of the class answered **live** within T / **offered** calls of the class
+  (T = 10 s for trading callers, 20 s for the others): a callback, an abandoned or a refused caller
+  counts against it.
+
+Target (issue 4): trading SL >= 90 % within 10 s under the policy while the day's answer rate stays
+>= 96 %.
+
+Staffing (fixed all day, 07:45-20:15): each desk (the agents who can take a queue at its configured
+level, in the config's mix) staffed by Erlang C for the base day's busiest rate (520 calls/h, 13:00
+-15:00, no surge), handle time = the queue's aht + 10 s wrap-up, at 90 % in 10 s for the trading
+desk and 80 % in 20 s for the others: what a planner staffs for an ordinary day, chosen before
+and without looking at the surge. `--staffing config` uses the config's own roster instead (the
+brief's 50-agent centre).
+
+Callers: Poisson arrivals, log-normal talk times (cv 0.8), exponential patience (trading 90 s,
+registered 150 s, other 120 s). Callbacks: 90 % of the callers offered one have a usable number
+(the rest are lost), the customer answers a try with probability 0.75 after 8 s; the router's side
+comes from the config's ``[calls.callback]``, or the router's defaults when it has none (an
+unanswered try rings 30 s, 3 tries, 300 s apart). Several seeds: pooled figures, and each figure's
+spread over the seeds (min, max, standard deviation). Then a staffing sweep: the smallest fixed
+staff (the same desks, scaled; the trunk grown with it at the config's 1.2 lines an agent) with
+which each set-up meets the target. The last line of output is one JSON object.
+
+    python bench/surge.py                # 10 seeds and the staffing sweep, about a minute
+    python bench/surge.py --no-sweep     # 10 seeds only, a few seconds
 """
 
 from __future__ import annotations
@@ -20,14 +58,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
+import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from router.config import Config, load_config
+from router.config import Agent, ClassSpec, Config, load_config
+from router.config.model import Callback
 from router.sim.capacity import (
     SimResult,
     Stats,
@@ -35,13 +76,15 @@ from router.sim.capacity import (
     scaled_agents,
     simulate,
 )
-from router.sim.profile import Dist, Profile, Stream, clock_text
+from router.sim.profile import CallbackModel, Dist, Profile, Stream, clock_text
+from router.sim.staffing import desk_staffing, roster_for
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "examples" / "single_centre_50.toml"
 H = 3600.0
 SURGE_START, SURGE_END = 9.5 * H, 9.75 * H
 SURGE_FACTOR = 5.0
+WRAP_UP = 10.0
 
 # The centre's ordinary day, calls per hour from each time on (about 4,200 calls). The market opens
 # at 09:30; the afternoon session starts at 13:00; the line closes to agents at 20:00.
@@ -59,6 +102,24 @@ QUEUES_BY_CLASS = {
 }
 PATIENCE = {"trading": 90.0, "registered": 150.0, "other": 120.0}  # mean seconds, exponential
 SL_T = {"trading": 10.0, "registered": 20.0, "other": 20.0}
+# Erlang C staffing targets per desk (share answered, within seconds), for the base day.
+DESK_TARGETS = {
+    "trading": (0.90, 10.0),
+    "advisory": (0.80, 20.0),
+    "hk_stocks": (0.80, 20.0),
+    "futures": (0.80, 20.0),
+}
+CALLBACK = CallbackModel(accept=0.9, answer=0.75, pickup=8.0)
+MAX_EXPECTED_WAIT = 60.0
+TARGET_SL, TARGET_ANSWER_RATE = 0.90, 0.96
+RUNS = ("policy", "policy_cbclass", "priority", "fifo")
+TITLES = {
+    "policy": "policy: priority + admission + callbacks (as the router)",
+    "policy_cbclass": "what-if: callbacks in a class of their own",
+    "priority": "class policy, trunk only",
+    "fifo": "FIFO / longest idle, trunk only",
+}
+CALLBACK_CLASS, CALLBACK_BELOW = "callback", 900.0
 
 
 def rates_with_surge(factor: float) -> tuple[tuple[float, float], ...]:
@@ -68,6 +129,11 @@ def rates_with_surge(factor: float) -> tuple[tuple[float, float], ...]:
         t = hour * H
         out.append((t, rate * factor if SURGE_START <= t < SURGE_END else rate))
     return tuple(out)
+
+
+def queue_share(queue: str) -> float:
+    """The share of all calls that go to `queue`."""
+    return sum(share * QUEUES_BY_CLASS[cls].get(queue, 0.0) for cls, share in CLASSES.items())
 
 
 def surge_profile(seed: int, factor: float = SURGE_FACTOR) -> Profile:
@@ -85,14 +151,61 @@ def surge_profile(seed: int, factor: float = SURGE_FACTOR) -> Profile:
         end=21.0 * H,
         interval=900.0,
         seed=seed,
-        wrap_up=10.0,
+        wrap_up=WRAP_UP,
         sl_t=20.0,
         sl_t_by_class={"trading": SL_T["trading"]},
         dialect_preference=0.0,
         handle=Dist("lognormal", None, 0.8),
         patience=Dist("exponential", PATIENCE["other"]),
         patience_by_class={c: Dist("exponential", m) for c, m in PATIENCE.items()},
+        callback=CALLBACK,
     )
+
+
+def erlang_desks(config: Config) -> dict[str, int]:
+    """Agents per desk by Erlang C for the base day's busiest rate (see the module docstring)."""
+    peak = max(rate for _, rate in BASE_DAY) / H
+    rates = {q: peak * queue_share(q) for q in DESK_TARGETS}
+    return desk_staffing(config, rates, DESK_TARGETS, wrap_up=WRAP_UP)
+
+
+def study_config(config: Config, *, max_expected_wait: float, refuse: str) -> Config:
+    """The config with the study's admission settings in `[calls]` (the router's own keys:
+    ``max_expected_wait``, ``refuse_action``, and ``[calls.callback]`` with the router's defaults
+    when the config has none)."""
+    callback = config.calls.callback
+    if refuse == "callback" and callback is None:
+        callback = Callback(dial="sofia/gateway/pstn/{number}")
+    calls = dataclasses.replace(
+        config.calls, max_expected_wait=max_expected_wait, refuse_action=refuse, callback=callback
+    )
+    return dataclasses.replace(config, calls=calls)
+
+
+def with_agents(config: Config, agents: Sequence[Agent]) -> Config:
+    """`config` with another roster."""
+    return dataclasses.replace(config, agents=tuple(agents))
+
+
+def with_callback_class(config: Config) -> Config:
+    """The config plus the what-if class callbacks wait in (see the module docstring)."""
+    lowest = min(c.base for c in config.classes)
+    extra = ClassSpec(CALLBACK_CLASS, lowest - CALLBACK_BELOW, 1.0)
+    return dataclasses.replace(config, classes=(*config.classes, extra))
+
+
+def day_runs(config: Config, seeds: Sequence[int], run: str) -> list[SimResult]:
+    """The surge day of each seed under one set-up (one of RUNS)."""
+    policy = baseline_policy(config) if run == "fifo" else None
+    admission = "router" if run.startswith("policy") else "lines"
+    profiles = [surge_profile(s) for s in seeds]
+    if run == "policy_cbclass":
+        config = with_callback_class(config)
+        profiles = [
+            dataclasses.replace(p, callback=dataclasses.replace(p.callback, cls=CALLBACK_CLASS))
+            for p in profiles
+        ]
+    return [simulate(config, p, policy=policy, label=run, admission=admission) for p in profiles]
 
 
 def pooled(results: Sequence[SimResult], dim: str, key: str, interval: int = -1) -> Stats:
@@ -110,142 +223,202 @@ def surge_interval(result: SimResult) -> int:
 
 
 def figures(results: Sequence[SimResult]) -> dict[str, Any]:
+    """The figures of a set of runs, pooled."""
     iv = surge_interval(results[0])
-    out: dict[str, Any] = {}
     day = pooled(results, "all", "all")
-    out["answer_rate"] = day.answer_rate
-    out["sl"] = day.service_level
+    out: dict[str, Any] = {
+        "answer_rate": day.answer_rate,
+        "live_answer_rate": day.live_answer_rate,
+        "sl": day.service_level,
+        "abandon_rate": day.abandon_rate,
+        "refused": day.refused / day.offered,
+        "refused_lost": day.refused_lost / day.offered,
+        "callbacks": day.callbacks / day.offered,
+        "called_back": day.called_back / day.offered,
+        "callback_failed": day.callback_failed / day.offered,
+        "callback_delay": day.mean_callback_delay,
+        "unresolved": day.unresolved,
+        "occupancy": day.occupancy,
+    }
     for cls in CLASSES:
         st = pooled(results, "class", cls)
         surge = pooled(results, "class", cls, iv)
         out[f"{cls}_sl"] = st.service_level
         out[f"{cls}_answer_rate"] = st.answer_rate
         out[f"{cls}_asa"] = st.asa
+        out[f"{cls}_called_back"] = st.called_back / st.offered if st.offered else None
         out[f"{cls}_sl_surge"] = surge.service_level
         out[f"{cls}_answer_rate_surge"] = surge.answer_rate
-    out["occupancy"] = day.occupancy
     return out
 
 
-def days(config: Config, seeds: int, *, fifo: bool) -> list[SimResult]:
-    """`seeds` simulated days under the config's policy or the FIFO / longest-idle baseline."""
-    policy = baseline_policy(config) if fifo else None
-    label = "fifo" if fifo else "policy"
-    return [
-        simulate(config, surge_profile(s), policy=policy, label=label) for s in range(1, seeds + 1)
-    ]
-
-
-def meets_target(f: dict[str, Any]) -> bool:
+def meets_target(f: Mapping[str, Any]) -> bool:
     """Trading SL >= 90 % within 10 s and the day's answer rate >= 96 %."""
-    return bool((f["trading_sl"] or 0) >= 0.9 and (f["answer_rate"] or 0) >= 0.96)
-
-
-def with_staff(config: Config, n: int) -> Config:
-    """The config with its agent mix scaled to `n` agents."""
-    return dataclasses.replace(
-        config, agents=tuple(scaled_agents(config.agents, n / len(config.agents)))
+    return bool(
+        (f["trading_sl"] or 0) >= TARGET_SL and (f["answer_rate"] or 0) >= TARGET_ANSWER_RATE
     )
 
 
-def open_tuned_policy(config: Config) -> dict[str, Any]:
-    """The config's class policy with two changes a centre would make for the market open (shown
-    as a recommendation, not used for the headline figures): trading callers outrank registered
-    ones for 500 s of waiting instead of 100 s (base 600; nobody starves: the bound is still
-    finite), and the trading queue takes helpers one level below its requirement after 10 s
-    instead of 60 s (the advisory / HK / futures desks, trading 4, join in sooner)."""
-    policy = config.policy()
-    for cls in policy["classes"]:
-        if cls["name"] == "trading":
-            cls["base"] = 600.0
-    for queue in policy["queues"]:
-        if queue["name"] == "trading":
-            queue["steps"] = [
-                {"after": 0.0, "scope": "centre", "level_delta": 0, "preferred_only": True},
-                {"after": 5.0, "preferred_only": False},
-                {"after": 10.0, "level_delta": 2},
-            ]
-    return policy
+def spread(results: Sequence[SimResult], key: str) -> dict[str, float]:
+    """A figure's spread over the seeds: min, max and standard deviation of the per-seed values."""
+    values = [figures([r])[key] or 0.0 for r in results]
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"min": round(min(values), 4), "max": round(max(values), 4), "sd": round(sd, 4)}
+
+
+def with_staff(config: Config, n: int, lines_per_agent: float) -> Config:
+    """`config` with its roster scaled to `n` agents and every centre's trunk grown (never shrunk)
+    to `lines_per_agent` lines an agent: a centre that adds agents adds lines."""
+    centres = tuple(
+        dataclasses.replace(c, lines=max(c.lines, math.ceil(lines_per_agent * n - 1e-9)))
+        for c in config.centres
+    )
+    agents = scaled_agents(config.agents, n / len(config.agents))
+    return dataclasses.replace(config, agents=tuple(agents), centres=centres)
 
 
 def staff_needed(
-    config: Config, seeds: int, *, variant: str, upto: int
+    config: Config, seeds: Sequence[int], run: str, *, lines_per_agent: float, upto: int
 ) -> tuple[int | None, dict[str, Any]]:
-    """The smallest fixed staff (the config's mix, scaled) that meets the target under `variant`
-    ("policy", "fifo" or "tuned"), and its figures: up in steps of 4, then back down."""
+    """The smallest fixed staff (`config`'s roster, scaled; the trunk grown with it) that meets
+    the target under `run`, searched from the roster's size up in steps of 4, then back down;
+    with its pooled figures."""
 
     def attempt(n: int) -> dict[str, Any] | None:
-        staffed = with_staff(config, n)
-        policy = {
-            "policy": None,
-            "fifo": baseline_policy(staffed),
-            "tuned": open_tuned_policy(staffed),
-        }[variant]
-        f = figures(
-            [
-                simulate(staffed, surge_profile(s), policy=policy, label=variant)
-                for s in range(1, seeds + 1)
-            ]
-        )
+        f = figures(day_runs(with_staff(config, n, lines_per_agent), seeds, run))
         return f if meets_target(f) else None
 
-    n = len(config.agents)
-    while n <= upto and attempt(n) is None:
+    start = n = len(config.agents)
+    fig = attempt(n)
+    while fig is None and n + 4 <= upto:
         n += 4
-    if n > upto:
+        fig = attempt(n)
+    if fig is None:
         return None, {}
-    best, fig = n, attempt(n)
-    for smaller in range(n - 1, max(len(config.agents), n - 4), -1):
+    best = n
+    for smaller in range(n - 1, max(start - 1, n - 4), -1):
         f = attempt(smaller)
         if f is None:
             break
         best, fig = smaller, f
-    assert fig is not None
     return best, fig
 
 
-def run(config: Config, seeds: int) -> dict[str, Any]:
-    policy_runs = days(config, seeds, fifo=False)
-    fifo_runs = days(config, seeds, fifo=True)
-    for a, b in zip(policy_runs, fifo_runs, strict=True):
-        assert a.arrival == b.arrival, "both policies must see the same callers"
-    calls = sum(r.calls for r in policy_runs) / seeds
-    surge_calls = pooled(policy_runs, "all", "all", surge_interval(policy_runs[0])).offered / seeds
-    return {
-        "policy": figures(policy_runs),
-        "fifo": figures(fifo_runs),
-        "calls_per_day": calls,
-        "surge_calls": surge_calls,
-        "wall": sum(r.wall for r in policy_runs + fifo_runs),
-    }
-
-
 def pct(v: float | None) -> str:
-    return "    -" if v is None else f"{100 * v:5.1f}%"
+    return "     -" if v is None else f"{100 * v:5.1f}%"
+
+
+def secs(v: float | None) -> str:
+    return "     -" if v is None else f"{v:5.0f} s"
+
+
+def print_table(figs: Mapping[str, Mapping[str, Any]]) -> None:
+    """The three set-ups side by side."""
+    print(f"  {'':<38} {'policy':>9} {'cb class':>9} {'priority':>9} {'FIFO/idle':>9}")
+    rows: list[tuple[str, str, Callable[[Any], str]]] = [
+        ("answer rate, day (live + callback)", "answer_rate", pct),
+        ("  answered live", "live_answer_rate", pct),
+        ("  answered via callback", "called_back", pct),
+        ("abandoned on hold", "abandon_rate", pct),
+        ("refused a line", "refused", pct),
+        ("  of them lost (no callback)", "refused_lost", pct),
+        ("callbacks requested", "callbacks", pct),
+        ("  given up after 3 tries", "callback_failed", pct),
+        ("  mean delay to connection", "callback_delay", secs),
+        ("service level, day", "sl", pct),
+    ]
+    for cls in CLASSES:
+        rows += [
+            (f"{cls}: SL (T {SL_T[cls]:g} s), day", f"{cls}_sl", pct),
+            (f"{cls}: SL, surge 15 min", f"{cls}_sl_surge", pct),
+            (f"{cls}: answer rate, day", f"{cls}_answer_rate", pct),
+        ]
+    rows.append(("agent occupancy, day", "occupancy", pct))
+    for title, key, fmt in rows:
+        print(f"  {title:<38} " + " ".join(f"{fmt(figs[r][key]):>9}" for r in RUNS))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=10, help="days simulated per policy")
+    parser.add_argument("--seeds", type=int, default=10, help="days simulated per set-up")
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds first-seed, +1, ...")
     parser.add_argument("--config", type=Path, default=CONFIG)
+    parser.add_argument(
+        "--staffing",
+        choices=("erlang", "config"),
+        default="erlang",
+        help="erlang: each desk by Erlang C for the base day (default); config: the config's roster",
+    )
+    parser.add_argument(
+        "--max-expected-wait",
+        type=float,
+        default=MAX_EXPECTED_WAIT,
+        help="[calls] max_expected_wait of the policy run, seconds (0: no expected-wait check)",
+    )
+    parser.add_argument(
+        "--refuse",
+        choices=("callback", "hangup"),
+        default="callback",
+        help='[calls] refuse_action of the policy run (default "callback")',
+    )
     parser.add_argument("--no-sweep", action="store_true", help="skip the staffing sweep")
     args = parser.parse_args(argv)
-    config = load_config(args.config)
-    res = run(config, args.seeds)
-    p, f = res["policy"], res["fifo"]
+    base = load_config(args.config)
+    config = study_config(base, max_expected_wait=args.max_expected_wait, refuse=args.refuse)
+    if args.staffing == "erlang":
+        desks = erlang_desks(config)
+        config = with_agents(config, roster_for(config, desks))
+        targets = ", ".join(
+            f"{q} {n} ({100 * DESK_TARGETS[q][0]:g} % in {DESK_TARGETS[q][1]:g} s)"
+            for q, n in desks.items()
+        )
+        basis = (
+            f"Erlang C per desk for the base day's busiest rate ({max(r for _, r in BASE_DAY):g} "
+            f"calls/h, no surge), handle = queue aht + {WRAP_UP:g} s wrap-up: {targets}"
+        )
+    else:
+        desks = {}
+        basis = f"the roster of {base.path.name} as configured"
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    runs = {run: day_runs(config, seeds, run) for run in RUNS}
+    for run in RUNS[1:]:
+        for a, b in zip(runs["policy"], runs[run], strict=True):
+            assert a.arrival == b.arrival, "every set-up must see the same callers"
+    figs = {run: figures(results) for run, results in runs.items()}
+    p, w, q, f = (figs[run] for run in RUNS)
+    calls = sum(r.calls for r in runs["policy"]) / len(seeds)
+    surge_calls = pooled(
+        runs["policy"], "all", "all", surge_interval(runs["policy"][0])
+    ).offered / len(seeds)
+    wall = sum(r.wall for results in runs.values() for r in results)
+    lines = next(c.lines for c in config.centres)
     print(
-        f"market-open surge: {config.path.name}, {len(config.agents)} agents on duty all day; "
-        f"{res['calls_per_day']:,.0f} calls a day, of which {res['surge_calls']:,.0f} in "
-        f"{clock_text(SURGE_START)}-{clock_text(SURGE_END)} (x{SURGE_FACTOR:g}); "
-        f"{args.seeds} seeds pooled, {res['wall']:.1f} s"
+        f"market-open surge: {base.path.name}, {len(config.agents)} agents on duty all day "
+        f"({basis}); {lines} trunk lines; {calls:,.0f} calls a day, of which {surge_calls:,.0f} "
+        f"in {clock_text(SURGE_START)}-{clock_text(SURGE_END)} (x{SURGE_FACTOR:g}); "
+        f"{len(seeds)} seeds pooled, {wall:.1f} s"
     )
-    print(f"SL = answered within T (trading {SL_T['trading']:g} s, others 20 s) / offered\n")
-    print_table(p, f)
     print(
-        "\ntarget (trading SL >= 90 % in 10 s, day answer rate >= 96 %) with "
-        f"{len(config.agents)} agents: class policy {'met' if meets_target(p) else 'NOT met'}, "
-        f"FIFO {'met' if meets_target(f) else 'NOT met'}"
+        f"policy = class policy + admission (max_expected_wait {args.max_expected_wait:g} s, "
+        f"exempt {', '.join(config.calls.exempt_classes)}, refuse_action {args.refuse!r}), "
+        "a callback in the caller's class and place; cb class = the same with callbacks "
+        f"{CALLBACK_BELOW:g} s below the lowest class (what-if); priority = class policy, trunk "
+        "only; FIFO/idle = mod_callcenter, trunk only"
     )
+    print(
+        "SL = answered live within T / offered; answer rate = (answered live + callbacks that "
+        "reached the customer) / offered\n"
+    )
+    print_table(figs)
+    met = {run: meets_target(figs[run]) for run in RUNS}
+    seeds_met = sum(meets_target(figures([r])) for r in runs["policy"])
+    print(
+        f"\ntarget (trading SL >= {100 * TARGET_SL:g} % in 10 s, day answer rate >= "
+        f"{100 * TARGET_ANSWER_RATE:g} %) with {len(config.agents)} agents: "
+        + ", ".join(f"{run} {'met' if met[run] else 'NOT met'}" for run in RUNS)
+        + f" (policy: met on {seeds_met} of {len(seeds)} seeds)"
+    )
+    keys = ("trading_sl", "answer_rate", "other_sl", "trading_sl_surge")
     summary: dict[str, Any] = {
         "trading_sl_policy": round(p["trading_sl"], 4),
         "trading_sl_fifo": round(f["trading_sl"], 4),
@@ -254,49 +427,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         "other_sl_policy": round(p["other_sl"], 4),
         "other_sl_fifo": round(f["other_sl"], 4),
         "registered_sl_policy": round(p["registered_sl"], 4),
+        "trading_sl_priority": round(q["trading_sl"], 4),
+        "answer_rate_priority": round(q["answer_rate"], 4),
+        "trading_sl_policy_cbclass": round(w["trading_sl"], 4),
+        "answer_rate_policy_cbclass": round(w["answer_rate"], 4),
+        "other_sl_policy_cbclass": round(w["other_sl"], 4),
         "trading_sl_surge_policy": round(p["trading_sl_surge"], 4),
         "trading_sl_surge_fifo": round(f["trading_sl_surge"], 4),
-        "calls_per_day": round(res["calls_per_day"]),
-        "surge_calls": round(res["surge_calls"]),
+        "trading_sl_surge_priority": round(q["trading_sl_surge"], 4),
+        "live_answer_rate_policy": round(p["live_answer_rate"], 4),
+        "callback_answer_rate_policy": round(p["called_back"], 4),
+        "callbacks_requested_policy": round(p["callbacks"], 4),
+        "callbacks_failed_policy": round(p["callback_failed"], 4),
+        "callback_delay_mean_s": p["callback_delay"] and round(p["callback_delay"], 1),
+        "refused_lost_policy": round(p["refused_lost"], 4),
+        "calls_per_day": round(calls),
+        "surge_calls": round(surge_calls),
         "agents": len(config.agents),
-        "seeds": args.seeds,
-        "target_met_policy": meets_target(p),
+        "agents_by_desk": desks or None,
+        "staffing_basis": basis,
+        "max_expected_wait": args.max_expected_wait,
+        "refuse_action": args.refuse,
+        "seeds": len(seeds),
+        "first_seed": seeds[0],
+        "spread_policy": {k: spread(runs["policy"], k) for k in keys},
+        "spread_policy_cbclass": {k: spread(runs["policy_cbclass"], k) for k in keys[:2]},
+        "spread_fifo": {k: spread(runs["fifo"], k) for k in keys[:2]},
+        "target_met_policy": met["policy"],
+        "target_met_policy_cbclass": met["policy_cbclass"],
+        "target_met_priority": met["priority"],
+        "target_met_fifo": met["fifo"],
+        "target_met_seeds_policy": seeds_met,
     }
     if not args.no_sweep:
         upto = 3 * len(config.agents)
-        print("\nfixed staff needed for the target (the same skill mix, scaled):")
-        for variant, name in (
-            ("policy", "class policy (as configured)"),
-            ("fifo", "FIFO / longest idle"),
-            ("tuned", "class policy tuned for the open"),
-        ):
-            n, fig = staff_needed(config, args.seeds, variant=variant, upto=upto)
-            summary[f"agents_needed_{variant}"] = n
+        ratio = next(c.lines for c in base.centres) / len(base.agents)
+        print(
+            "\nfixed staff needed for the target (the same desks, scaled; the trunk grown to "
+            f"{ratio:g} lines an agent as in {base.path.name}, never below {lines}):"
+        )
+        for run in RUNS:
+            name = TITLES[run]
+            n, fig = staff_needed(config, seeds, run, lines_per_agent=ratio, upto=upto)
+            summary[f"agents_needed_{run}"] = n
             if n is None:
-                print(f"  {name:<32} more than {upto} agents")
+                print(f"  {name:<56} more than {upto} agents")
             else:
                 print(
-                    f"  {name:<32} {n} agents: trading SL {pct(fig['trading_sl'])} (surge "
+                    f"  {name:<56} {n} agents: trading SL {pct(fig['trading_sl'])} (surge "
                     f"{pct(fig['trading_sl_surge'])}), answer rate {pct(fig['answer_rate'])}, "
                     f"other SL {pct(fig['other_sl'])}"
                 )
     print(json.dumps(summary))
     return 0
-
-
-def print_table(p: dict[str, Any], f: dict[str, Any]) -> None:
-    """The two policies side by side."""
-    print(f"  {'':<34} {'class policy':>12} {'FIFO/idle':>12}")
-    rows = [("answer rate, day", "answer_rate"), ("service level, day", "sl")]
-    for cls in CLASSES:
-        rows += [
-            (f"{cls}: SL, day", f"{cls}_sl"),
-            (f"{cls}: SL, surge 15 min", f"{cls}_sl_surge"),
-            (f"{cls}: answer rate, day", f"{cls}_answer_rate"),
-        ]
-    rows.append(("agent occupancy, day", "occupancy"))
-    for title, key in rows:
-        print(f"  {title:<34} {pct(p[key]):>12} {pct(f[key]):>12}")
 
 
 if __name__ == "__main__":
