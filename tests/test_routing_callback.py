@@ -55,6 +55,7 @@ def test_callback_settings_are_parsed_and_checked() -> None:
         ('\n[calls.callback]\ndial = "user/{number}"\nattempts = 0\n', "calls.callback.attempts"),
         ('\n[calls.callback]\ndial = "user/{number}"\nretry_after = -1\n', "calls.callback.retry_after"),
         ('\n[calls.callback]\ndial = "user/{number}"\nringtime = 3\n', "calls.callback.ringtime: unknown key"),
+        ('\n[calls.callback]\ndial = "user/{number}"\nclass = "gold"\n', "calls.callback.class: unknown class"),
         ('\n[[calls.overflow]]\nafter = 60\ncallback = true\n', "calls.callback: is required"),
         ('\n[[calls.overflow]]\nafter = 60\ncallback = false\n', "only callback = true"),
         (CALLBACK + '\n[[calls.overflow]]\nafter = 60\ncallback = true\nto = "advisory"\n', "exactly one of"),
@@ -281,3 +282,42 @@ def test_the_commented_example_sections_are_valid_when_uncommented(tmp_path: Pat
     calls = load_config(path).calls
     assert calls.callback is not None and calls.callback.key == "9"
     assert [t.name for t in calls.trusted_trunks] == ["sbc"]
+
+
+def test_a_callback_waits_in_its_own_class_keeping_its_enqueue_time() -> None:
+    from router.routing.directory import CsvDirectory, Customer
+
+    with routing_env(_config(cls="other"), directory=CsvDirectory([Customer("5551000", "trading", "main")])) as env:
+        for agent in ("a1", "a2"):
+            env.router.agent_logout(agent)
+        caller = env.call("5551000")
+        wait_until(lambda: caller in env.router.core.waiting_calls(), what="queued")
+        info = env.router.core.call_info(caller)
+        assert info["cls"] == "trading"
+        env.sim.send_dtmf(caller, "2")
+        wait_until(lambda: env.router.core.call_info(caller)["cls"] == "other", what="in the callback class")
+        assert env.router.core.call_info(caller)["enqueued_at"] == pytest.approx(info["enqueued_at"])
+        assert sum(env.router.lines.values()) == 0
+
+
+def test_a_callback_is_not_dialled_while_no_line_is_free_and_the_agent_takes_a_live_caller() -> None:
+    import dataclasses
+
+    config = _config()
+    config = dataclasses.replace(config, centres=(dataclasses.replace(config.centres[0], lines=1),))
+    with routing_env(config) as env:
+        for agent in ("a1", "a2"):
+            env.router.agent_logout(agent)
+        caller = env.call("5551000")
+        wait_until(lambda: caller in env.router.core.waiting_calls(), what="queued")
+        env.sim.send_dtmf(caller, "2")
+        wait_until(lambda: _gone(env, caller), timeout=5.0, what="caller hung up by us")
+        live = env.call("5551009")  # takes the only line
+        wait_until(lambda: live in env.router.core.waiting_calls(), what="live caller queued")
+        env.agent("a1", Endpoint("answer"))
+        env.router.agent_ready("a1")
+        wait_until(lambda: env.bridged(live), timeout=5.0, what="the live caller answered")
+        (deferred,) = env.kinds("callback_deferred")
+        assert deferred["call"].uuid == caller and deferred["reason"] == "lines_full"
+        assert env.router.calls[caller].callback.retry_at is not None  # type: ignore[union-attr]
+        assert not [c for c in env.sent("bgapi originate") if CUSTOMER in c]  # never dialled

@@ -198,6 +198,10 @@ class Callback:
     """Seconds after an unanswered try before the call is offered to agents again."""
     agent_tone: str = "tone_stream://%(2000,4000,440,480);loops=-1"
     """What the agent hears while the customer's phone rings (ringback)."""
+    cls: str | None = None
+    """``class``: the caller class a callback waits in (None: the caller's own). A class of its
+    own with a low base keeps callbacks, which never hang up, from overtaking live callers who
+    would (with one ageing rate a call of base B overtakes later calls of base B + D after D s)."""
     state_file: Path | None = None
     """Where pending callbacks are kept across restarts (None: in memory only; a restart or a
     drain then loses them). Relative paths are relative to the config file."""

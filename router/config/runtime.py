@@ -172,7 +172,7 @@ def parse_calls(
             checker.error(f"calls.exit_keys.{digit}", f"{ext!r}: an extension of letters, digits, _.+*#-")
         else:
             exit_keys[digit] = ext
-    callback = _callback(checker, tbl["callback"], base) if "callback" in tbl else None
+    callback = _callback(checker, tbl["callback"], base, class_names or []) if "callback" in tbl else None
     trunks = _trunks(checker, tbl.get("trusted_trunks", []))
     if callback is not None and callback.key is not None and callback.key in exit_keys:
         checker.error(
@@ -256,12 +256,13 @@ def _trunks(checker: Checker, value: Any) -> tuple[Trunk, ...]:
     return tuple(trunks)
 
 
-def _callback(checker: Checker, value: Any, base: Path | None) -> Callback | None:
+def _callback(checker: Checker, value: Any, base: Path | None, class_names: list[str]) -> Callback | None:
     """``[calls.callback]``: dial (required), key, confirm, caller_id, ring_timeout, attempts,
-    retry_after, agent_tone, state_file."""
+    retry_after, agent_tone, class, state_file."""
     key = "calls.callback"
     allowed = (
-        "dial", "key", "confirm", "caller_id", "ring_timeout", "attempts", "retry_after", "agent_tone", "state_file",
+        "dial", "key", "confirm", "caller_id", "ring_timeout", "attempts", "retry_after", "agent_tone",
+        "class", "state_file",
     )
     tbl = checker.table(value, key, allowed, required=("dial",))
     if tbl is None or "dial" not in tbl:
@@ -301,6 +302,10 @@ def _callback(checker: Checker, value: Any, base: Path | None) -> Callback | Non
     if retry is not None and retry < 0:
         checker.error(f"{key}.retry_after", f"must be >= 0 seconds, not {retry:g}")
         retry = None
+    cls = checker.string(tbl, key, "class", nonempty=True) if "class" in tbl else None
+    if cls is not None and class_names and cls not in class_names:
+        checker.error(f"{key}.class", f"unknown class {cls!r}; {choices(cls, class_names)}")
+        ok = False
     state_file = None
     if "state_file" in tbl:
         got = checker.string(tbl, key, "state_file", nonempty=True)
@@ -312,7 +317,7 @@ def _callback(checker: Checker, value: Any, base: Path | None) -> Callback | Non
     if not ok or None in (dial, ring, attempts, retry):
         return None
     assert dial is not None and ring is not None and attempts is not None and retry is not None
-    return Callback(dial, digit, confirm, caller_id, ring, attempts, retry, tone, state_file)
+    return Callback(dial, digit, confirm, caller_id, ring, attempts, retry, tone, cls, state_file)
 
 
 def _seconds(checker: Checker, tbl: dict[str, Any], name: str, default: float) -> float:

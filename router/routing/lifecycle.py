@@ -84,6 +84,9 @@ FILTERS = (
 """Only events of our calls and agent legs (both carry ``esl_router_queue``), plus job results
 and DTMF, which carry no variables (captures d1, a2: a variable filter alone would drop them)."""
 
+LINE_WAIT = 5.0
+"""Seconds a callback waits out of the queue when no line is free to call the customer on."""
+
 UNREGISTERED = frozenset({"USER_NOT_REGISTERED", "SUBSCRIBER_ABSENT"})
 """Causes that mean the agent has no phone at all: break at once rather than after N misses."""
 
@@ -383,7 +386,7 @@ class CallRouter:
         for note in info.notes:
             log.info("call %s: %s", uuid, note)
         if call_back is not None:
-            self._become_callback(call, call_back)
+            self._become_callback(call, call_back, queued=False)
         call.flow = gevent.spawn(self._flow, call)
         return call
 
@@ -452,6 +455,8 @@ class CallRouter:
                 if agent is None:  # overflowed to an extension: no longer ours
                     self._forget(call)
                     return
+                if call.callback is not None and not self._line_for_callback(call, agent):
+                    continue
                 if not self._ring(call, agent):
                     if call.state == "done":  # a callback given up
                         break
@@ -692,14 +697,22 @@ class CallRouter:
 
     # --- callbacks: the caller hangs up and keeps their place; agent first, then customer ---
 
-    def _become_callback(self, call: Call, why: str) -> None:
-        """The caller will be called back: the call keeps its place in the core; beside the
-        flow, the caller hears `confirm` and is hung up."""
-        assert call.info.caller is not None
+    def _become_callback(self, call: Call, why: str, *, queued: bool = True) -> None:
+        """The caller will be called back: the call keeps its place (its enqueue time) in the
+        core, in the callback class if one is set; beside the flow, the caller hears `confirm`
+        and is hung up."""
+        assert call.info.caller is not None and self.settings.callback is not None
         call.callback = CallbackRequest(call.info.caller, why)
         self.stats.callbacks[why.split(" (")[0]] += 1
         log.info("call %s: to be called back on %s (%s)", call.uuid, call.info.caller, why)
         self.hold_line(call, False)  # the caller is hung up: the line is free
+        cls = self.settings.callback.cls
+        if cls is not None and cls != call.info.cls:
+            if queued:
+                self.core.remove_call(call.uuid, self.now())
+            call.info = dataclasses.replace(call.info, cls=cls)
+            if queued:
+                self._enqueue(call, music=False)
         self._emit("callback", call=call, why=why, number=call.info.caller)
         self._save_callbacks()
         call.side = gevent.spawn(self._send_goodbye, call, call.side)
@@ -789,6 +802,23 @@ class CallRouter:
         call.callback.retry_at = None
         call.trigger = time.perf_counter()
         self._enqueue(call, music=False)
+
+    def _line_for_callback(self, call: Call, agent: str) -> bool:
+        """Whether a line is free for the callback to take once connected (the same line shares
+        as a new caller of its class, `admission.decide`); if not, the agent is freed and the
+        callback waits `LINE_WAIT` seconds out of the queue, keeping its place."""
+        centre = next((c for c in self.config.centres if c.name == self.config.centre), None)
+        reason = admission.decide(centre, self.lines, call.info.cls, None)
+        if reason is None:
+            return True
+        assert call.callback is not None
+        now = self.now()
+        self.core.remove_call(call.uuid, now)
+        call.agent, call.callback.retry_at = None, now + LINE_WAIT
+        self.stats.callback_misses["NO_LINE"] += 1
+        self._emit("callback_deferred", call=call, agent=agent, reason=reason)
+        self._agent_ready(agent)
+        return False
 
     def _dial_customer(self, call: Call, agent: str) -> bool:
         """The agent answered a callback: ring the customer (the agent hears ringback) and bridge
