@@ -22,6 +22,15 @@ def _gone(env: Env, uuid: str) -> bool:
     return channel is None or channel.gone
 
 
+def _asks_for_callback(env: Env) -> str:
+    """A caller (5551000) who waits, presses the callback key and is hung up by the router."""
+    caller = env.call("5551000")
+    wait_until(lambda: caller in env.router.core.waiting_calls(), what="queued")
+    env.sim.send_dtmf(caller, "2")
+    wait_until(lambda: _gone(env, caller), timeout=5.0, what="caller hung up by us")
+    return caller
+
+
 def _position(env: Env, call: str) -> int:
     return env.router.core.call_position(call, env.router.now())[0]
 
@@ -121,10 +130,7 @@ def test_unanswered_callback_retries_then_gives_up_without_blaming_the_agent() -
         env.agent("a1", Endpoint("answer"), Endpoint("answer"))
         env.sim.add_endpoint(CUSTOMER, Endpoint("no_answer"))
         env.router.agent_logout("a1")
-        caller = env.call("5551000")
-        wait_until(lambda: caller in env.router.core.waiting_calls(), what="queued")
-        env.sim.send_dtmf(caller, "2")
-        wait_until(lambda: _gone(env, caller), timeout=5.0, what="caller hung up by us")
+        caller = _asks_for_callback(env)
         env.router.agent_ready("a1")
         wait_until(lambda: env.router.stats.callbacks_failed == 1, timeout=10.0, what="given up")
         assert [d["attempt"] for d in env.kinds("callback_missed")] == [1, 2]
@@ -166,10 +172,7 @@ def test_agent_hanging_up_while_the_customer_rings_requeues_the_callback_at_once
     with routing_env(_config()) as env:
         env.router.agent_logout("a2")
         env.router.agent_logout("a1")
-        caller = env.call("5551000")
-        wait_until(lambda: caller in env.router.core.waiting_calls(), what="queued")
-        env.sim.send_dtmf(caller, "2")
-        wait_until(lambda: _gone(env, caller), timeout=5.0, what="caller hung up by us")
+        caller = _asks_for_callback(env)
         env.agent("a1", Endpoint("answer"))
         env.sim.add_endpoint(CUSTOMER, Endpoint("no_answer"))
         env.router.agent_ready("a1")
@@ -189,10 +192,7 @@ def test_a_waiting_callback_survives_a_dropped_connection() -> None:
     with routing_env(_config()) as env:
         for agent in ("a1", "a2"):
             env.router.agent_logout(agent)
-        caller = env.call("5551000")
-        wait_until(lambda: caller in env.router.core.waiting_calls(), what="queued")
-        env.sim.send_dtmf(caller, "2")
-        wait_until(lambda: _gone(env, caller), timeout=5.0, what="caller hung up by us")
+        caller = _asks_for_callback(env)
         later = env.call("5551009")
         wait_until(lambda: len(env.router.core.waiting_calls()) == 2, what="both queued")
         for lst in list(env.sim.listeners):  # FreeSWITCH drops the socket
@@ -220,10 +220,7 @@ def test_pending_callbacks_survive_a_router_restart_through_the_state_file(tmp_p
     with routing_env(config) as env:
         for agent in ("a1", "a2"):
             env.router.agent_logout(agent)
-        caller = env.call("5551000")
-        wait_until(lambda: caller in env.router.core.waiting_calls(), what="queued")
-        env.sim.send_dtmf(caller, "2")
-        wait_until(lambda: _gone(env, caller), timeout=5.0, what="caller hung up by us")
+        caller = _asks_for_callback(env)
         later = env.call("5551009")
         wait_until(lambda: len(env.router.core.waiting_calls()) == 2, what="both queued")
         enqueued_at = env.router.calls[caller].enqueued_at
@@ -308,10 +305,7 @@ def test_a_callback_is_not_dialled_while_no_line_is_free_and_the_agent_takes_a_l
     with routing_env(config) as env:
         for agent in ("a1", "a2"):
             env.router.agent_logout(agent)
-        caller = env.call("5551000")
-        wait_until(lambda: caller in env.router.core.waiting_calls(), what="queued")
-        env.sim.send_dtmf(caller, "2")
-        wait_until(lambda: _gone(env, caller), timeout=5.0, what="caller hung up by us")
+        caller = _asks_for_callback(env)
         live = env.call("5551009")  # takes the only line
         wait_until(lambda: live in env.router.core.waiting_calls(), what="live caller queued")
         env.agent("a1", Endpoint("answer"))

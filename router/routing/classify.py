@@ -98,18 +98,14 @@ def classify(headers: Mapping[str, EventValue], config: Config, directory: Direc
         cls, home, agent = unknown_class(config), config.centre, None
         if number is not None:
             notes.append(f"caller {number} is not in the customer directory: {cls}")
-    if trusted.get("class"):
-        if any(c.name == trusted["class"] for c in config.classes):
-            cls = trusted["class"]
-            notes.append(f"class {cls} from a trusted trunk")
-        else:
-            notes.append(f"ignored class {_show(trusted['class'])} from a trusted trunk: not a class")
-    if trusted.get("home"):
-        if any(c.name == trusted["home"] for c in config.centres):
-            home = trusted["home"]
-            notes.append(f"home centre {home} from a trusted trunk")
-        else:
-            notes.append(f"ignored home centre {_show(trusted['home'])} from a trusted trunk: not a centre")
+    names = {"class": [c.name for c in config.classes], "home centre": [c.name for c in config.centres]}
+    for what, key in (("class", "class"), ("home centre", "home")):
+        value = trusted.get(key)
+        if value and value in names[what]:
+            cls, home = (value, home) if key == "class" else (cls, value)
+            notes.append(f"{what} {value} from a trusted trunk")
+        elif value:
+            notes.append(f"ignored {what} {_show(value)} from a trusted trunk: not a configured {what}")
     dialects = next((c.dialects for c in config.centres if c.name == home), ())
 
     enqueued_at = None
