@@ -1,5 +1,6 @@
 """bench/surge.py: a quick run ends with its JSON line; the staffing is Erlang C's for the base day
-(not fitted to the surge); answered = live + callbacks, and the figures hang together."""
+(not fitted to the surge); the policy's config has a callback class the router's parser accepted;
+answered = live + callbacks, and the figures hang together."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ KEYS = {
     "other_sl_policy",
     "trading_sl_priority",
     "answer_rate_priority",
-    "trading_sl_policy_cbclass",
-    "answer_rate_policy_cbclass",
+    "trading_sl_policy_ownclass",
+    "answer_rate_policy_ownclass",
     "trading_sl_surge_policy",
     "trading_sl_surge_fifo",
     "trading_sl_surge_priority",
@@ -51,10 +52,14 @@ def test_surge_quick_prints_its_json_line() -> None:
     assert result["trading_sl_priority"] > result["trading_sl_fifo"]
     assert result["trading_sl_surge_priority"] > result["trading_sl_surge_fifo"] + 0.05
     assert result["answer_rate_policy"] > result["answer_rate_priority"] + 0.01
-    assert result["answer_rate_policy_cbclass"] > result["answer_rate_priority"] + 0.01
-    for key in ("target_met_policy", "target_met_policy_cbclass", "target_met_priority",
-                "target_met_fifo"):  # fmt: skip
+    assert result["answer_rate_policy_ownclass"] > result["answer_rate_priority"] + 0.01
+    # The policy's callbacks wait in [calls.callback] class, dialled only with a line free.
+    assert result["callback_class"] == "callback"
+    assert result["callback_line_waits_per_day_policy"] >= 0
+    for key in ("target_met_policy", "target_met_policy_ownclass", "target_met_priority",
+                "target_met_fifo", "target_met"):  # fmt: skip
         assert isinstance(result[key], bool)
+    assert result["target_met"] == result["target_met_policy"]
     spread = result["spread_policy"]["trading_sl"]
     assert spread["min"] <= result["trading_sl_policy"] <= spread["max"] and spread["sd"] >= 0
     assert "answered live within T / offered" in out and "FIFO/idle" in out
@@ -66,3 +71,24 @@ def test_surge_with_the_configs_own_roster() -> None:
     )
     assert result["agents"] == 50 and result["agents_by_desk"] is None
     assert result["refuse_action"] == "hangup" and result["callback_answer_rate_policy"] == 0.0
+    assert result["callback_class"] is None  # no callbacks, no callback class
+
+
+def test_the_study_config_goes_through_the_routers_parser() -> None:
+    import sys
+
+    from tests.benchrun import ROOT
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from surge import CONFIG, own_class, study_config
+
+    config = study_config(CONFIG, max_expected_wait=60.0, refuse="callback")
+    bases = {c.name: c.base for c in config.classes}
+    # The file's classes raised by 900 (bases are >= 0), the callback class 900 below the lowest.
+    assert bases == {"trading": 1100.0, "registered": 1000.0, "other": 900.0, "callback": 0.0}
+    assert config.calls.callback is not None and config.calls.callback.cls == "callback"
+    assert config.calls.refuse_action == "callback" and config.calls.max_expected_wait == 60.0
+    own = own_class(config).calls.callback
+    assert own is not None and own.cls is None
+    plain = study_config(CONFIG, max_expected_wait=60.0, refuse="hangup")
+    assert [c.name for c in plain.classes] == ["trading", "registered", "other"]

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("router._core", reason="the Rust core router._core is not built yet")
 
-from router.config import ClassSpec, Config, load_config, parse_config
+from router.config import Config, load_config, parse_config
 from router.config.model import Overflow
 from router.sim.capacity import (
     ABANDONED,
@@ -41,15 +41,14 @@ def config(
     agents: int = 1,
     queues: tuple[str, ...] = ("q",),
     line_shares: dict[str, Any] | None = None,
+    classes: dict[str, float] | None = None,
 ) -> Config:
     """One centre, `agents` agents who can take every queue, classes trading (exempt by default)
-    and other, FIFO within a class."""
+    and other (or `classes`: name -> base), ageing 1, FIFO within a class."""
+    bases = classes or {"trading": 200.0, "other": 0.0}
     data: dict[str, Any] = {
         "router": {"centre": "a"},
-        "classes": [
-            {"name": "trading", "base": 200.0, "ageing": 1.0},
-            {"name": "other", "base": 0.0, "ageing": 1.0},
-        ],
+        "classes": [{"name": n, "base": b, "ageing": 1.0} for n, b in bases.items()],
         "queues": [
             {"name": q, "aht": 100.0, "required": {"s": 1}, "steps": [{"after": 0.0}]}
             for q in queues
@@ -88,10 +87,10 @@ def outcome(result: SimResult) -> list[tuple[int, float | None]]:
     ]
 
 
-def callback_config(tmp_path: Path, lines: int) -> Config:
+def callback_config(tmp_path: Path, lines: int, agents: int = 1) -> Config:
     """`lines` lines; a caller refused one is called back (``refuse_action = "callback"``; the
     router's side of callbacks from the profile, as this config has no ``[calls.callback]``)."""
-    cfg = config(tmp_path, lines=lines)
+    cfg = config(tmp_path, lines=lines, agents=agents)
     return dataclasses.replace(cfg, calls=dataclasses.replace(cfg.calls, refuse_action="callback"))
 
 
@@ -143,13 +142,21 @@ def test_a_callback_holds_a_line_once_connected_as_the_router_counts(tmp_path: P
     assert result.refusals == {"lines_full": 2}
 
 
-def test_what_if_callbacks_wait_in_a_class_of_their_own(tmp_path: Path) -> None:
-    cfg = callback_config(tmp_path, lines=2)
-    cfg = dataclasses.replace(cfg, classes=(*cfg.classes, ClassSpec("callback", -900.0, 1.0)))
-    prof = profile(CallbackModel(pickup=8.0, cls="callback"))
-    result = simulate(cfg, prof, arrivals=[(0, 0), (1, 0), (2, 0), (3, 0), (150, 0)])
-    # As above until 200; then E (other, priority 0 + 50) outranks C and D (-900 + ~200), which
-    # still keep their order among themselves.
+def test_callbacks_wait_in_the_configs_callback_class(tmp_path: Path) -> None:
+    # As the first case, with [calls.callback] class = "callback", 900 below "other" (bases are
+    # >= 0, so the others are raised by 900: only differences count), as the router.
+    calls = {
+        "refuse_action": "callback",
+        "callback": {"dial": "sofia/gateway/pstn/{number}", "class": "callback"},
+    }
+    cfg = config(
+        tmp_path, lines=2, calls=calls,
+        classes={"trading": 1100.0, "other": 900.0, "callback": 0.0},
+    )  # fmt: skip
+    assert cfg.calls.callback is not None and cfg.calls.callback.cls == "callback"
+    result = simulate(cfg, profile(), arrivals=[(0, 0), (1, 0), (2, 0), (3, 0), (150, 0)])
+    # As there until 200; then E (other, priority 900 + 50) outranks C and D (0 + ~200), which
+    # still keep their order among themselves. E hangs up at 300, freeing its line: C rings.
     assert outcome(result) == [
         (ANSWERED, 0.0),
         (ANSWERED, 100.0),
@@ -157,6 +164,87 @@ def test_what_if_callbacks_wait_in_a_class_of_their_own(tmp_path: Path) -> None:
         (CALLED_BACK, 416.0),
         (ANSWERED, 200.0),
     ]
+    assert result.callback_line_waits == 0
+    # Without the key, a callback waits in the caller's class: C and D before E (first case).
+    own = dataclasses.replace(cfg.calls.callback, cls=None)
+    plain = dataclasses.replace(cfg, calls=dataclasses.replace(cfg.calls, callback=own))
+    result = simulate(plain, profile(), arrivals=[(0, 0), (1, 0), (2, 0), (3, 0), (150, 0)])
+    assert [a for _, a in outcome(result)] == [0.0, 100.0, 208.0, 316.0, 416.0]
+
+
+def test_a_callback_moved_into_its_class_keeps_its_enqueue_time(tmp_path: Path) -> None:
+    # 1 agent, lines unmanaged. Classes trading and other base 50, callback base 0, ageing 1: a
+    # call's priority is base + (now - enqueue time) (+ 50 for all but callbacks below). An "other" caller waiting 30 s becomes a
+    # callback (an overflow rule). A (0, other) talks 0-100. B (5, other) becomes a callback at
+    # 35 and moves into the callback class keeping its enqueue time 5. G (50) and E (80) are
+    # trading callers. At 100: G 50, B -50 + 95 = 45, E 20: G talks 100-200. At 200: B 145,
+    # E 120: B is rung, answers at 208, talks to 308; then E at 308.
+    calls = {
+        "overflow": [{"after": 30.0, "queue": "q", "class": "other", "callback": True}],
+        "callback": {"dial": "sofia/gateway/pstn/{number}", "class": "callback"},
+    }
+    cfg = config(tmp_path, calls=calls, classes={"trading": 50.0, "other": 50.0, "callback": 0.0})
+    arrivals = [(0, 0), (5, 0), (50, 1), (80, 1)]
+    result = simulate(cfg, profile(), arrivals=arrivals)
+    assert outcome(result) == [
+        (ANSWERED, 0.0),
+        (CALLED_BACK, 208.0),
+        (ANSWERED, 100.0),
+        (ANSWERED, 308.0),
+    ]
+    assert list(result.flags) == [0, F_CALLBACK, 0, 0]
+    assert cfg.calls.callback is not None
+    # Had B's enqueue time become 35, E (20) would outrank it at 100 (15) after G, and at 200
+    # (115 against 120) too; in its own class (base 0, 95 at 100) it would go before G.
+    own = dataclasses.replace(cfg.calls.callback, cls=None)
+    plain = dataclasses.replace(cfg, calls=dataclasses.replace(cfg.calls, callback=own))
+    assert [a for _, a in outcome(simulate(plain, profile(), arrivals=arrivals))] == [
+        0.0, 108.0, 208.0, 308.0,
+    ]  # fmt: skip
+
+
+def test_a_callback_is_not_connected_while_no_line_is_free(tmp_path: Path) -> None:
+    # 1 agent, 2 lines, 10 s wrap-up. A (0, other) talks 0-100; B (1, other) holds the second
+    # line; C (2, trading) finds none and is to be called back. A's line is free at 100, but D
+    # (105, other) takes it while the agent wraps up. At 110 the agent is offered C (trading: 200
+    # + 108) first, but no line is free for it: the agent is free at once and takes B (live,
+    # 110-210); C waits out of the queue until 115, then in its place. B's line is free at 210;
+    # at 220 C (200 + 218) before D (115): a line is free, C answers at 228 and talks to 328;
+    # D is answered at 338.
+    cfg = callback_config(tmp_path, lines=2)
+    prof = profile(wrap_up=10.0)
+    result = simulate(cfg, prof, arrivals=[(0, 0), (1, 0), (2, 1), (105, 0)])
+    assert outcome(result) == [
+        (ANSWERED, 0.0),
+        (ANSWERED, 110.0),
+        (CALLED_BACK, 228.0),
+        (ANSWERED, 338.0),
+    ]
+    assert result.callback_line_waits == 1 and result.refusals == {"lines_full": 1}
+    assert result.summary()["callback_line_waits"] == 1
+    # No try was made and the agent lost no time: A, B, C (with its 8 s ring) and D, each with
+    # its wrap-up, back to back from 0 to 448.
+    assert result.day().busy == pytest.approx(448.0)
+    assert result.day().callbacks == 1 and result.day().called_back == 1
+
+
+def test_a_callback_retries_every_line_wait_until_a_line_is_free(tmp_path: Path) -> None:
+    # 2 agents, 1 line. A (0) holds it, talking 0-100. C (2) is refused and called back; the
+    # idle agent is offered it at 2, 7, ..., 97 (20 times) with no line free; at 100 A's line is
+    # free but C is out of the queue until 102, and B (101, live) takes the line and an agent;
+    # C is offered again at 102, ..., 197 (20 times); B hangs up at 201: at 202 C is connected
+    # (210).
+    cfg = callback_config(tmp_path, lines=1, agents=2)
+    result = simulate(cfg, profile(), arrivals=[(0, 0), (2, 0), (101, 0)])
+    assert outcome(result) == [(ANSWERED, 0.0), (CALLED_BACK, 210.0), (ANSWERED, 101.0)]
+    assert result.callback_line_waits == 40
+
+
+def test_the_line_wait_is_the_routers() -> None:
+    from router.routing.lifecycle import LINE_WAIT as ROUTERS
+    from router.sim.capacity import LINE_WAIT
+
+    assert LINE_WAIT == ROUTERS
 
 
 def test_unanswered_callbacks_retry_out_of_the_queue_then_give_up(tmp_path: Path) -> None:

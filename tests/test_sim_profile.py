@@ -99,11 +99,10 @@ pickup = 6
 ring_timeout = 25
 attempts = 2
 retry_after = 120
-class = "other"
 """
     )
     cb = load_profile(write(tmp_path, text), single).callback
-    assert cb == CallbackModel(0.9, 0.75, 6.0, 25.0, 2, 120.0, "other")
+    assert cb == CallbackModel(0.9, 0.75, 6.0, 25.0, 2, 120.0)
 
 
 @pytest.mark.parametrize(
@@ -128,7 +127,7 @@ class = "other"
         (GOOD + "[callback]\nanswer = -1\n", "callback.answer", "must be >= 0"),
         (GOOD + "[callback]\nattempts = 0\n", "callback.attempts", "whole number >= 1"),
         (GOOD + "[callback]\nring_timeout = 0\n", "callback.ring_timeout", "must be > 0"),
-        (GOOD + '[callback]\nclass = "vip"\n', "callback.class", "unknown class 'vip'"),
+        (GOOD + '[callback]\nclass = "other"\n', "callback.class", "under [calls.callback]"),
         (GOOD + "[callback]\nacept = 1\n", "callback.acept", "did you mean 'accept'"),
     ],
 )

@@ -15,19 +15,24 @@ Admission, overflow and callbacks (`admission="router"`, the default) follow the
 config and code: a new caller is given a line or refused by `router.routing.admission.decide` on
 the centre's `lines` / `line_shares` and `[calls] max_expected_wait` / `exempt_classes` (the
 caller's home centre is the centre they rang; a line is held by every caller waiting or talking,
-and by a callback from the moment the customer answers, as the router counts them). A refused caller is lost (`refuse_action`
-"hangup" or "transfer": a busy message, voicemail or self-service, never an agent) unless
-`refuse_action = "callback"`: then, if the caller accepts (`Profile.callback.accept`, the share
-with a usable number), the call keeps its place in the core (its enqueue time) with no line and no
-patience, and when an agent takes it the agent rings the customer, who answers a try with
-probability `callback.answer` after `callback.pickup` seconds; an unanswered try costs the agent
-`ring_timeout` seconds and the call leaves the core for `retry_after` seconds, then returns in its
-place; after `attempts` tries it is given up. `[[calls.overflow]]` rules move a waiting caller to
-another queue (keeping the enqueue time), to an extension (lost to the agents: voicemail) or, with
-`callback = true`, to a callback (a caller with no usable number keeps holding). The router's
-side of callbacks (ring_timeout, attempts, retry_after) comes from `[calls.callback]` when the
-config has it, else from the profile's stand-ins. `admission="lines"` is the trunk only (a
-caller who finds every line busy gets the busy tone; no shares, no expected-wait check, no
+and by a callback from the moment the customer answers, in the class it holds it in, as the router
+counts them). A refused caller is lost (`refuse_action` "hangup" or "transfer": a busy message,
+voicemail or self-service, never an agent) unless `refuse_action = "callback"`: then, if the
+caller accepts (`Profile.callback.accept`, the share with a usable number), the call keeps its
+place in the core (its enqueue time) with no line and no patience, in the class `[calls.callback]
+class` names (the caller's own without it). When an agent is given a callback, the router first
+checks that a line is free for the callback's class (`decide` with no expected-wait check and no
+exemption); if none is, the agent is free again at once (no try, no penalty) and the callback
+leaves the core for `LINE_WAIT` (5) seconds, then returns in its place. Otherwise the agent rings
+the customer, who answers a try with probability `callback.answer` after `callback.pickup`
+seconds; an unanswered try costs the agent `ring_timeout` seconds and the call leaves the core for
+`retry_after` seconds, then returns in its place; after `attempts` tries it is given up.
+`[[calls.overflow]]` rules move a waiting caller to another queue (keeping the enqueue time), to
+an extension (lost to the agents: voicemail) or, with `callback = true`, to a callback (a caller
+with no usable number keeps holding). The router's side of callbacks (class, ring_timeout,
+attempts, retry_after) comes from `[calls.callback]` when the config has it, else from the
+profile's stand-ins (and callbacks wait in the caller's class). `admission="lines"` is the trunk
+only (a caller who finds every line busy gets the busy tone; no shares, no expected-wait check, no
 overflow, no callbacks: the FIFO baseline's centre); `admission="none"` gives every caller a line
 (the textbook queue of the Erlang validation).
 
@@ -64,6 +69,7 @@ from router.sim.profile import Dist, Profile, check_profile, clock_text
 
 __all__ = [
     "ADMISSION_MODES",
+    "LINE_WAIT",
     "Progress",
     "SimResult",
     "Stats",
@@ -86,6 +92,7 @@ F_REFUSED, F_CALLBACK, F_RELAXED = 1, 2, 4  # refused a line; a callback; taken 
 _ARRIVE, _END, _READY, _ABANDON, _RELAX, _ON, _OFF = range(7)
 _OVERFLOW, _CB_CONNECT, _CB_FAIL, _CB_RETRY = range(7, 11)
 MAX_TRIES = 1_000_000
+LINE_WAIT = 5.0  # router.routing.lifecycle.LINE_WAIT (not imported: that module needs gevent)
 
 
 @dataclass(frozen=True)
@@ -226,6 +233,9 @@ class SimResult:
     admission: str = "router"
     refusals: dict[str, int] = field(default_factory=dict)  # the day's refusals by reason
     callback_samples: list[int] = field(default_factory=list)  # callbacks pending, per sample
+    # Times a callback was given an agent while no line was free for it (it then waited
+    # LINE_WAIT s out of the queue): the router's ``callback_misses["NO_LINE"]``.
+    callback_line_waits: int = 0
     _cache: dict[str, dict[tuple[int, int], Stats]] = field(default_factory=dict, repr=False)
 
     @property
@@ -362,6 +372,7 @@ class SimResult:
             "called_back": day.called_back,
             "callback_failed": day.callback_failed,
             "mean_callback_delay": day.mean_callback_delay,
+            "callback_line_waits": self.callback_line_waits,
             "overflowed": day.overflowed,
             "relaxed": day.relaxed,
             "relaxed_mean_wait": day.relax_wait / day.relaxed if day.relaxed else None,
@@ -560,11 +571,14 @@ def simulate(
     cb_attempts = int(router_cb.attempts) if router_cb is not None else behaviour.attempts
     cb_retry = float(router_cb.retry_after) if router_cb is not None else behaviour.retry_after
     cb_pickup = min(behaviour.pickup, cb_ring)
-    cb_cls = behaviour.cls  # None: a callback waits in the caller's own class, as the router
+    # [calls.callback] class: the class a callback waits in (None: the caller's own), as the router
+    cb_cls = router_cb.cls if router_cb is not None else None
+    class_index = {name: k for k, name in enumerate(classes)}
     used: list[dict[str, int]] = [dict.fromkeys(classes, 0) for _ in centres]
     used_total = [0] * len(centres)
     sub_cls_name = [classes[c] for c in sub_cls]
     refusals: dict[str, int] = {}
+    line_waits = 0  # callbacks an agent was given while no line was free for them
     pending_overflow: dict[int, Overflow] = {}
     visited: dict[int, set[str]] = {}
 
@@ -617,7 +631,7 @@ def simulate(
     flags: array[int] = array("b")
     agent_of: array[int] = array("i")
     cur_queue: array[int] = array("i")  # the queue the call waits in (an overflow may move it)
-    holds: array[int] = array("b")  # 1 while the call holds one of its centre's lines
+    holds: array[int] = array("i")  # 1 + the class index while the call holds one of its lines
     accepts: array[int] = array("b")  # 1 if the caller takes a callback when offered one
     reach_try: array[int] = array("i")  # the callback try the customer would answer
     tries: array[int] = array("i")  # callback tries made
@@ -684,15 +698,27 @@ def simulate(
     horizon = end + DRAIN_LIMIT
     t = start
 
+    def line_class(i: int) -> str:
+        """The class call i counts in: a callback's class once it is one, else the caller's."""
+        if cb_cls is not None and flags[i] & F_CALLBACK:
+            return cb_cls
+        return sub_cls_name[stream_of[i]]
+
     def line(i: int, hold: bool) -> None:
-        """Call i takes (True) or gives back (False) a line of its centre."""
-        if holds[i] == hold:
+        """Call i takes (True) or gives back (False) a line of its centre, counted in its class
+        (the one it took the line in, as the router's `hold_line`)."""
+        if (holds[i] > 0) == hold:
             return
-        holds[i] = hold
-        sub = stream_of[i]
-        delta = 1 if hold else -1
-        used[sub_home[sub]][sub_cls_name[sub]] += delta
-        used_total[sub_home[sub]] += delta
+        h = sub_home[stream_of[i]]
+        if hold:
+            k = class_index[line_class(i)]
+            holds[i] = k + 1
+            used[h][classes[k]] += 1
+            used_total[h] += 1
+        else:
+            used[h][classes[holds[i] - 1]] -= 1
+            used_total[h] -= 1
+            holds[i] = 0
 
     def refusal(sub: int, now: float) -> str | None:
         """Why a new caller of sub-stream `sub` gets no line (None: they get one)."""
@@ -720,12 +746,11 @@ def simulate(
 
     def enqueue(i: int, now: float) -> str | None:
         """Put call i (back) in the core in its place (its arrival time); the agent it gets."""
-        qname, cname, home, pref = sub_args[stream_of[i]]
+        qname, _, home, pref = sub_args[stream_of[i]]
         cid = str(i)
         if cur_queue[i] != sub_queue[stream_of[i]]:
             qname = queues[cur_queue[i]]
-        if cb_cls is not None and flags[i] & F_CALLBACK:
-            cname = cb_cls
+        cname = line_class(i)
         core.enqueue(cid, qname, cname, home, now, preferred=pref, enqueued_at=arrival[i])
         return core.dispatch_call(cid, now)
 
@@ -741,10 +766,21 @@ def simulate(
         push(heap, (max(now, arrival[i] + rule.after), seq, _OVERFLOW, i))
         seq += 1
 
-    def assign(i: int, a: int, now: float) -> None:
+    def assign(i: int, a: int, now: float) -> bool:
         """The core gave waiting call i to agent a at `now`: talk (or ring the customer back),
-        then free the agent."""
-        nonlocal seq, unresolved, waiting_cb
+        then free the agent. False when the agent does not take it: a callback with no line free
+        for its class (`admission.decide` with the router's arguments: the lines its centre's
+        calls hold, no expected-wait check, no exemption) leaves the core for `LINE_WAIT`
+        seconds, keeping its place, and the agent is free at once (no try, no penalty)."""
+        nonlocal seq, unresolved, waiting_cb, line_waits
+        if flags[i] & F_CALLBACK:
+            h = sub_home[stream_of[i]]
+            if decide(centre_specs[h], used[h], line_class(i), None) is not None:
+                core.remove_call(str(i), now)  # the agent is released in the core
+                line_waits += 1
+                push(heap, (now + LINE_WAIT, seq, _CB_RETRY, i))
+                seq += 1
+                return False
         agent_of[i] = a
         active[a] += 1
         if flags[i] & F_CALLBACK:
@@ -764,7 +800,7 @@ def simulate(
                 push(heap, (now + cb_ring, seq, _CB_FAIL, i))
                 add_time(busy, agent_centre[a], now, now + cb_ring)
             seq += 1
-            return
+            return True
         waiting_q[cur_queue[i]] -= 1
         unresolved -= 1
         answered_at[i] = now
@@ -773,6 +809,12 @@ def simulate(
         push(heap, (done, seq, _END, i))
         seq += 1
         add_time(busy, agent_centre[a], now, done + (0.0 if multi[a] else wrap_up))
+        return True
+
+    def take(i: int, a: int, now: float) -> None:
+        """`assign`, and if the agent did not take the call, the agent is free again."""
+        if not assign(i, a, now):
+            free(a, now)
 
     def free(a: int, now: float) -> None:
         """Agent a may take calls again (or leaves, if the shift is over)."""
@@ -790,7 +832,7 @@ def simulate(
             cid = core.dispatch_agent(aid, now)
             if cid is None:
                 return
-            assign(int(cid), a, now)
+            assign(int(cid), a, now)  # False: the agent is free, and offered the next call
 
     try:
         if progress is not None:
@@ -836,7 +878,7 @@ def simulate(
                         waiting_cb += 1
                         got = enqueue(i, t)
                         if got is not None:
-                            assign(i, agent_index[got], t)
+                            take(i, agent_index[got], t)
                         else:
                             note_relax(t + sub_relax[sub])
                     else:
@@ -847,7 +889,7 @@ def simulate(
                     waiting_q[sub_queue[sub]] += 1
                     got = enqueue(i, t)
                     if got is not None:
-                        assign(i, agent_index[got], t)
+                        take(i, agent_index[got], t)
                     else:
                         if patience < math.inf:
                             push(heap, (t + patience, seq, _ABANDON, i))
@@ -891,7 +933,7 @@ def simulate(
                         since = float(core.agent_info(aid)["available_since"])
                         flags[i] |= F_RELAXED
                         idle_wait[i] = t - max(arrival[i], since)
-                    assign(i, a, t)
+                    take(i, a, t)
                 nxt_relax = core.next_relaxation()
                 relax_at = math.inf if nxt_relax is None else nxt_relax
                 if nxt_relax is not None:
@@ -915,11 +957,15 @@ def simulate(
                     waiting_q[q] -= 1
                     waiting_cb += 1
                     line(x, False)
-                    if cb_cls is not None:  # the same place, in the callbacks' class
-                        core.remove_call(str(x), t)
+                    if cb_cls is not None and cb_cls != sub_cls_name[stream_of[x]]:
+                        core.remove_call(str(x), t)  # the same place, in the callbacks' class
                         got = enqueue(x, t)
                         if got is not None:
-                            assign(x, agent_index[got], t)
+                            take(x, agent_index[got], t)
+                        else:
+                            nr = core.next_relaxation()
+                            if nr is not None:
+                                note_relax(nr)
                 elif rule.to is not None:  # to another queue, keeping the enqueue time
                     core.remove_call(str(x), t)
                     visited.setdefault(x, set()).add(queues[q])
@@ -928,7 +974,7 @@ def simulate(
                     waiting_q[cur_queue[x]] += 1
                     got = enqueue(x, t)
                     if got is not None:
-                        assign(x, agent_index[got], t)
+                        take(x, agent_index[got], t)
                     else:
                         nr = core.next_relaxation()
                         if nr is not None:
@@ -958,7 +1004,7 @@ def simulate(
             elif kind == _CB_RETRY:  # back in the core, in its place
                 got = enqueue(x, t)
                 if got is not None:
-                    assign(x, agent_index[got], t)
+                    take(x, agent_index[got], t)
                 else:
                     nr = core.next_relaxation()
                     if nr is not None:
@@ -1016,6 +1062,7 @@ def simulate(
         admission=admission,
         refusals=refusals,
         callback_samples=callback_samples,
+        callback_line_waits=line_waits,
     )
 
 

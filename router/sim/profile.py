@@ -39,8 +39,8 @@ on. Every field is optional except `[arrivals]`:
                              their phone rings first. Stand-ins used while the config has no
     ring_timeout = 30        [calls.callback]: ring_timeout (seconds an unanswered try rings),
     attempts = 3             attempts (tries before giving up), retry_after (seconds between
-    retry_after = 300        tries). class (what-if, default none): the class a callback waits
-                             in, keeping its enqueue time (the router keeps the caller's class).
+    retry_after = 300        tries). The class a callback waits in is the router's too:
+                             [calls.callback] class in the config.
 
     [[shifts]]               who works when: of every group of identical agents (same centre and
     start = "08:30"          skills), `share` work this shift (largest remainder); filters
@@ -126,9 +126,6 @@ class CallbackModel:
     ring_timeout: float = 30.0
     attempts: int = 3
     retry_after: float = 300.0
-    # What-if: the class a callback waits in (keeping its enqueue time). None: the caller's own
-    # class, which is what the router does.
-    cls: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,9 +249,6 @@ def check_profile(profile: Profile, config: Config) -> None:
                 problems.append(
                     (f"{key}.homes.{centre}", f"unknown centre; {_hint(centre, centres)}")
                 )
-    cb_cls = profile.callback.cls
-    if cb_cls is not None and cb_cls not in classes:
-        problems.append(("callback.class", f"unknown class {cb_cls!r}; {_hint(cb_cls, classes)}"))
     if problems:
         raise ProfileError(profile.path, problems)
     # A queue that is offered calls must have someone who can take it (at its most relaxed step),
@@ -527,10 +521,12 @@ class _Parser:
         if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
             self.error("callback.attempts", f"must be a whole number >= 1, not {attempts!r}")
             attempts = d.attempts
-        cls = tbl.get("class")
-        if cls is not None and not isinstance(cls, str):
-            self.error("callback.class", f"must be a class name, not {cls!r}")
-            cls = None
+        if "class" in tbl:  # the router's setting, no longer a what-if of the profile's
+            self.error(
+                "callback.class",
+                "the class a callback waits in is the router's: set class under [calls.callback] "
+                "in the config, and remove it here",
+            )
         return CallbackModel(
             shares["accept"],
             shares["answer"],
@@ -538,7 +534,6 @@ class _Parser:
             d.ring_timeout if ring is None else ring,
             attempts,
             d.retry_after if retry is None else retry,
-            cls,
         )
 
     def shifts(self, value: Any) -> list[Shift]:

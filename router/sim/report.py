@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from router.sim.capacity import Progress, SimResult, Stats
+from router.sim.capacity import LINE_WAIT, Progress, SimResult, Stats
 from router.sim.profile import clock_text
 
 __all__ = ["format_report", "progress_printer", "write_csv", "write_outputs", "write_plots"]
@@ -51,6 +51,13 @@ def _notes(result: SimResult, out: TextIO) -> None:
             f" callbacks: {day.callbacks:,} requested, {day.called_back:,} connected (mean "
             f"{_secs(day.mean_callback_delay)} after the call), {day.callback_failed:,} given "
             f"up, {day.callbacks - day.called_back - day.callback_failed:,} still pending",
+            file=out,
+        )
+    if result.callback_line_waits:
+        print(
+            f" callbacks offered to an agent with no line free for them: "
+            f"{result.callback_line_waits:,} times (the agent freed, the callback back after "
+            f"{LINE_WAIT:g} s)",
             file=out,
         )
     if day.overflowed:
