@@ -106,6 +106,7 @@ def test_caller_presses_the_key_hangs_up_keeps_place_and_is_called_back_agent_fi
         env.sim.add_endpoint(CUSTOMER, Endpoint("answer", answer_delay=0.5))
         env.router.agent_ready("a1")
         agent_leg = wait_until(lambda: env.router.calls[caller].leg, what="agent rung")
+        assert env.router.lines == {"other": 2}  # its line is held from the moment the agent rings
         customer = wait_until(lambda: env.router.calls[caller].cust_leg, timeout=5.0, what="customer rung")
         (ring,) = wait_until(lambda: [c for c in env.sent("bgapi originate") if CUSTOMER in c], what="ring")
         assert "origination_caller_id_number=95555" in ring and f"esl_router_callback={caller}" in ring
@@ -133,6 +134,7 @@ def test_unanswered_callback_retries_then_gives_up_without_blaming_the_agent() -
         caller = _asks_for_callback(env)
         env.router.agent_ready("a1")
         wait_until(lambda: env.router.stats.callbacks_failed == 1, timeout=10.0, what="given up")
+        assert sum(env.router.lines.values()) == 0  # the line held for each try is given back
         assert [d["attempt"] for d in env.kinds("callback_missed")] == [1, 2]
         assert env.router.stats.callback_misses == {"NO_ANSWER": 2}
         assert caller not in env.router.calls and env.router.core.waiting_calls() == []

@@ -804,12 +804,14 @@ class CallRouter:
         self._enqueue(call, music=False)
 
     def _line_for_callback(self, call: Call, agent: str) -> bool:
-        """Whether a line is free for the callback to take once connected (the same line shares
-        as a new caller of its class, `admission.decide`); if not, the agent is freed and the
-        callback waits `LINE_WAIT` seconds out of the queue, keeping its place."""
+        """Whether a line is free for the callback (the same line shares as a new caller of its
+        class, `admission.decide`): if so it is held from now, so that no caller takes it while
+        the agent and the customer ring; if not, the agent is freed and the callback waits
+        `LINE_WAIT` seconds out of the queue, keeping its place."""
         centre = next((c for c in self.config.centres if c.name == self.config.centre), None)
         reason = admission.decide(centre, self.lines, call.info.cls, None)
         if reason is None:
+            self.hold_line(call, True)
             return True
         assert call.callback is not None
         now = self.now()
@@ -903,6 +905,7 @@ class CallRouter:
             if leg is not None and not (agent_gone and leg == call.leg):
                 gevent.spawn(self._kill_leg, call.conn, leg)
         self._forget_leg(call)
+        self.hold_line(call, False)
         now = self.now()
         call.agent, call.state = None, "waiting"
         self.stats.callback_misses[cause] += 1
@@ -1109,6 +1112,8 @@ class CallRouter:
         """The agent did not take the call: back to the queue with its place; the agent pauses."""
         trigger = time.perf_counter()
         self._forget_leg(call)
+        if call.callback is not None:
+            self.hold_line(call, False)  # held for it since `_line_for_callback`
         now = self.now()
         self.core.requeue(call.uuid, now)
         call.agent, call.state = None, "waiting"
