@@ -353,3 +353,196 @@ def test_unreachable_port_is_free_after_stop() -> None:
     s.stop()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=0.5)
+
+
+# --- what a real FreeSWITCH 1.10.12 did in the lab (tests/test_real_freeswitch.py) ---------------
+#
+# Observed on 2026-11-21 with FreeSWITCH 1.10.12 built from source, the project's freeswitch_conf/
+# and SIPp phones on loopback; the event orders below are the real ones, per channel.
+
+_STEPS = {
+    "PLAYBACK_STOP": "Playback-Status", "CHANNEL_EXECUTE_COMPLETE": "Application-Response",
+    "CHANNEL_HANGUP": "Hangup-Cause", "CHANNEL_EXECUTE": "Application",
+}
+
+
+def _recorder(c: ESLConnection) -> list[Event]:
+    """Every event in wire order (our client's handlers run per channel, so across channels
+    they may run in another order): a second, raw connection subscribed to everything."""
+    sim_port = c.port
+    sock = gevent.socket.create_connection(("127.0.0.1", sim_port))
+    sock.sendall(p.auth("ClueCon") + b"event plain ALL\n\n")
+    parser = p.Parser()
+    seen: list[Event] = []
+    replies: list[Message] = []
+
+    def reader() -> None:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            parser.feed(data)
+            for m in parser:
+                if isinstance(m, Event):
+                    seen.append(m)
+                else:
+                    replies.append(m)
+
+    gevent.spawn(reader)
+    deadline = time.monotonic() + 3
+    while len(replies) < 3:  # banner, auth, event
+        assert time.monotonic() < deadline
+        gevent.sleep(0.002)
+    return seen
+
+
+def _steps(seen: list[Event], uuid: str, since: int = 0) -> list[tuple[str, str]]:
+    return [
+        (e.name, e.get(_STEPS[e.name]) if e.name in _STEPS else "")
+        for e in seen[since:]
+        if e.unique_id == uuid and e.name.startswith(("CHANNEL_", "PLAYBACK_"))
+    ]
+
+
+def _parked_pair(sim: FreeSwitchSim, client: ESLConnection, seen: list[Event]) -> tuple[str, str]:
+    """A parked caller (9010) and an answered agent leg parked by ``&park()``."""
+    parks = _waiter(client, "CHANNEL_PARK")
+    sim.add_endpoint("user/1010", Endpoint("answer"))
+    caller = sim.inbound_call("5551000", "caller", "9010", {"esl_router_queue": "sales"})
+    assert parks().unique_id == caller
+    agent = p.new_uuid()
+    job = client.bgapi("originate", p.dial_string("user/1010", {"origination_uuid": agent}), "&park()")
+    assert job.result(timeout=3) == f"+OK {agent}\n"
+    assert parks().unique_id == agent
+    return caller, agent
+
+
+def _wait_for(seen: list[Event], name: str, uuid: str, timeout: float = 3.0, since: int = 0) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(e.name == name and e.unique_id == uuid for e in seen[since:]):
+        assert time.monotonic() < deadline, f"no {name} for {uuid}"
+        gevent.sleep(0.005)
+
+
+def test_real_fs_uuid_bridge_during_hold_music_ends_the_playback(
+    sim: FreeSwitchSim, client: ESLConnection
+) -> None:
+    """uuid_bridge while a uuid_broadcast (loops=-1) plays, with no uuid_break: the bridge takes
+    the caller; the playback ends "done" with "PLAYBACK ERROR", then UNPARK (real: probe of the
+    lab, the same for the router's own sendmsg music)."""
+    seen = _recorder(client)
+    caller, agent = _parked_pair(sim, client, seen)
+    assert client.api("uuid_broadcast", caller, "tone_stream://%(1000,3000,440);loops=-1", "aleg").body == (
+        "+OK Message sent\n"
+    )
+    _wait_for(seen, "PLAYBACK_START", caller)
+    mark = len(seen)
+    assert client.api("uuid_bridge", caller, agent).body == f"+OK {agent}\n"
+    _wait_for(seen, "CHANNEL_BRIDGE", caller)
+    assert _steps(seen, caller, mark) == [
+        ("PLAYBACK_STOP", "done"),
+        ("CHANNEL_EXECUTE_COMPLETE", "PLAYBACK ERROR"),
+        ("CHANNEL_UNPARK", ""),
+        ("CHANNEL_EXECUTE_COMPLETE", "PLAYBACK ERROR"),  # park's, the last app's response
+        ("CHANNEL_EXECUTE", "uuid_bridge"),
+        ("CHANNEL_BRIDGE", ""),
+    ]
+    assert _steps(seen, agent, mark) == [
+        ("CHANNEL_UNPARK", ""), ("CHANNEL_EXECUTE_COMPLETE", "_none_"), ("CHANNEL_EXECUTE", "uuid_bridge"),
+    ]
+
+
+@pytest.mark.parametrize(("bridge", "status", "response"), [(True, "done", "PLAYBACK ERROR"), (False, "break", "FILE PLAYED")])
+def test_real_fs_uuid_break_lands_a_frame_later(
+    sim: FreeSwitchSim, client: ESLConnection, bridge: bool, status: str, response: str
+) -> None:
+    """The router sends ``uuid_break <caller> all`` and at once ``uuid_bridge``: on the real
+    switch the bridge usually wins (93 of 100 calls at 5 calls/s: PLAYBACK_STOP "done", "PLAYBACK
+    ERROR"); a break on its own gives "break" and "FILE PLAYED" (captures d7)."""
+    seen = _recorder(client)
+    caller, agent = _parked_pair(sim, client, seen)
+    sim.local_streams = frozenset({"moh"})
+    music = client.execute(caller, "playback", "local_stream://moh")
+    _wait_for(seen, "PLAYBACK_START", caller)
+    assert client.api("uuid_break", caller, "all").body == "+OK\n"
+    if bridge:
+        assert client.api("uuid_bridge", caller, agent).body == f"+OK {agent}\n"
+    done = music.complete(timeout=3)
+    assert done.get("Application-Response") == response
+    _wait_for(seen, "PLAYBACK_STOP", caller)
+    (stop,) = [e for e in seen if e.name == "PLAYBACK_STOP" and e.unique_id == caller]
+    assert stop.get("Playback-Status") == status
+
+
+def test_real_fs_agent_hangs_up_first_then_the_caller_is_hung_up(
+    sim: FreeSwitchSim, client: ESLConnection
+) -> None:
+    """The agent (uuid_bridge's second leg) sends BYE: agent HANGUP, agent HANGUP_COMPLETE,
+    caller UNBRIDGE, agent DESTROY, then the caller, back in its dialplan after park with
+    nothing left, is hung up with NORMAL_CLEARING (real switch, 100 of 100 calls)."""
+    seen = _recorder(client)
+    caller, agent = _parked_pair(sim, client, seen)
+    assert client.api("uuid_bridge", caller, agent).body == f"+OK {agent}\n"
+    _wait_for(seen, "CHANNEL_BRIDGE", caller)
+    mark = len(seen)
+    sim.caller_hangup(agent, "NORMAL_CLEARING")
+    _wait_for(seen, "CHANNEL_DESTROY", caller)
+    order = [(e.name, "caller" if e.unique_id == caller else "agent") for e in seen[mark:] if e.unique_id in (caller, agent)]
+    assert order == [
+        ("CHANNEL_HANGUP", "agent"),
+        ("CHANNEL_HANGUP_COMPLETE", "agent"),
+        ("CHANNEL_UNBRIDGE", "caller"),
+        ("CHANNEL_DESTROY", "agent"),
+        ("CHANNEL_HANGUP", "caller"),
+        ("CHANNEL_HANGUP_COMPLETE", "caller"),
+        ("CHANNEL_DESTROY", "caller"),
+    ]
+    unbridge = next(e for e in seen[mark:] if e.name == "CHANNEL_UNBRIDGE")
+    assert unbridge.get("variable_bridge_hangup_cause") == "NORMAL_CLEARING"
+    hangup = next(e for e in seen[mark:] if e.name == "CHANNEL_HANGUP" and e.unique_id == caller)
+    assert hangup.get("Hangup-Cause") == "NORMAL_CLEARING"
+
+
+def test_real_fs_agent_hangs_up_first_with_park_after_bridge_parks_the_caller(
+    sim: FreeSwitchSim, client: ESLConnection
+) -> None:
+    """With park_after_bridge=true on the caller, the agent's hangup parks the caller again
+    (CHANNEL_PARK with no CHANNEL_EXECUTE park, as in captures d11)."""
+    seen = _recorder(client)
+    caller, agent = _parked_pair(sim, client, seen)
+    assert client.api("uuid_setvar", caller, "park_after_bridge", "true").body == "+OK\n"
+    assert client.api("uuid_bridge", caller, agent).body == f"+OK {agent}\n"
+    _wait_for(seen, "CHANNEL_BRIDGE", caller)
+    mark = len(seen)
+    sim.caller_hangup(agent)
+    _wait_for(seen, "CHANNEL_PARK", caller, since=mark)
+    assert [n for n, _ in _steps(seen, caller, mark)] == ["CHANNEL_UNBRIDGE", "CHANNEL_PARK"]
+    assert client.api("uuid_exists", caller).body == "true"
+
+
+def test_real_fs_file_exists_takes_the_path_as_given(client: ESLConnection) -> None:
+    """``file_exists`` answers "true"/"false" (no newline) for the path as given: a sound that
+    playback finds under sounds_dir is "false" when named relatively."""
+    sim = FreeSwitchSim(files=("/usr/share/freeswitch/sounds/music/8000/hold.wav",))
+    sim.start()
+    try:
+        c = ESLConnection("127.0.0.1", sim.port, "ClueCon", backoff_initial=0.02)
+        c.start()
+        assert c.wait_connected(5)
+        assert c.api("file_exists", "/usr/share/freeswitch/sounds/music/8000/hold.wav").body == "true"
+        assert c.api("file_exists", "music/8000/hold.wav").body == "false"
+        assert c.api("file_exists").body == "false"
+        c.stop(timeout=0.5)
+    finally:
+        sim.stop()
+
+
+def test_real_fs_local_stream_show_lists_every_field() -> None:
+    sim = FreeSwitchSim(local_streams=("moh",))
+    body = sim.api("local_stream show moh")
+    keys = [line.split(":")[0].strip() for line in body.splitlines()[1:]]
+    assert body.startswith("moh\n") and keys == [
+        "location", "channels", "rate", "interval", "samples", "prebuf", "timer", "total",
+        "shuffle", "ready", "stopped", "reloading",
+    ]
+    assert sim.api("local_stream show nosuch") == "-ERR Cannot locate local_stream nosuch!\n"

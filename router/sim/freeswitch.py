@@ -82,6 +82,8 @@ _Q850 = {
 }
 _SIP_STATUS = {"USER_BUSY": ("486", "Busy Here", "17"), "CALL_REJECTED": ("603", "Decline", "21"),
                "NORMAL_TEMPORARY_FAILURE": ("503", "Service Unavailable", "41")}
+_FRAME = 0.02
+"""One media frame: how long a channel takes to notice a uuid_break."""
 _DISCONNECT = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 
 
@@ -120,6 +122,7 @@ class Channel:
     parked: bool = False
     park_app_uuid: str = ""
     bridged_to: str | None = None
+    bridge_a: bool = False  # the first leg of uuid_bridge (the one CHANNEL_BRIDGE names)
     other_leg: list[Header] | None = None  # the other leg's caller profile, as of the bridge
     playback: gevent.Greenlet | None = None
     timers: list[gevent.Greenlet] = field(default_factory=list)
@@ -210,6 +213,7 @@ class FreeSwitchSim:
         time_scale: float = 1.0,
         show_channels_lag: float = 0.0,
         local_streams: Collection[str] = (),
+        files: Collection[str] = (),
     ) -> None:
         self.password = password
         self.time_scale = time_scale
@@ -217,6 +221,10 @@ class FreeSwitchSim:
         self.local_streams = frozenset(local_streams)
         """Names of the ``local_stream://NAME`` sources defined (mod_local_stream); any other
         stream gives ``FILE NOT FOUND``, as the lab's FreeSWITCH without the module did (d6)."""
+        self.files = frozenset(files)
+        """Paths for which ``file_exists`` says ``true``. Real FreeSWITCH tests the path as given
+        (an absolute path, or one relative to its working directory): a sound path relative to
+        ``sounds_dir`` that ``playback`` would find, e.g. ``ivr/ivr-welcome.wav``, is ``false``."""
         self.scheduled: dict[int, gevent.Greenlet] = {}
         self._sched_ids = 0
         self.core_uuid = str(uuid_mod.uuid4())
@@ -632,8 +640,11 @@ class FreeSwitchSim:
             self._sleep(3600 if forever else 0.3)
         except _Break:
             status = "break"
-        except _Gone:
+        except _Gone as exc:  # hung up, or bridged away (uuid_bridge) while playing
             status, response = "done", "PLAYBACK ERROR"
+            bridged = isinstance(exc, _Bridged)
+        else:
+            bridged = False
         ch.set_var("playback_last_offset_pos", "0")
         ch.set_var("playback_seconds", "0")
         ch.set_var("playback_ms", "300")
@@ -642,7 +653,7 @@ class FreeSwitchSim:
             "PLAYBACK_STOP", ch,
             tail=[("Playback-File-Type", kind), ("Playback-File-Path", path), ("Playback-Status", status)],
         )
-        if app == "play_and_get_digits" and status != "break" and not ch.gone:
+        if app == "play_and_get_digits" and status != "break" and not ch.gone and not bridged:
             response = self._collect_digits(ch, arg)
         ch.set_var("current_application_response", response)
         self._exec_complete(ch, app, arg, app_uuid, response)
@@ -682,7 +693,10 @@ class FreeSwitchSim:
             return
         peer = self.channels.get(ch.bridged_to) if ch.bridged_to else None
         if peer is not None and not peer.gone:
-            self._hangup_bridged(ch, peer, cause)
+            if ch.bridge_a:
+                self._hangup_bridged(ch, peer, cause)
+            else:
+                self._hangup_b_leg(ch, peer, cause, disposition)
             return
         self._mark_hangup(ch, cause)
         self._finish(ch, cause, disposition)
@@ -714,6 +728,30 @@ class FreeSwitchSim:
         b.set_var("bridge_hangup_cause", cause)
         self.emit("CHANNEL_DESTROY", b)
         self._finish(a, cause, "send_bye")
+
+    def _hangup_b_leg(self, b: Channel, a: Channel, cause: str, disposition: str) -> None:
+        # The bridge's other leg (the agent, for the router's uuid_bridge <caller> <agent>) hangs
+        # up first. Real FreeSWITCH: b HANGUP, b HANGUP_COMPLETE, a UNBRIDGE, b DESTROY; then
+        # the caller goes back to its dialplan after park: with nothing left it is hung up
+        # (NORMAL_CLEARING, whatever b's cause), or parks again with park_after_bridge=true.
+        self._mark_hangup(b, cause)
+        self._finish(b, cause, disposition, destroy=False)
+        self._add_stack(a, "bridge.unbridge.a")
+        a.variables.pop("bridge_to", None)
+        a.set_var("bridge_hangup_cause", cause)
+        a.set_var("last_bridge_hangup_cause", cause)
+        self.emit("CHANNEL_UNBRIDGE", a, tail=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
+        self.emit("CHANNEL_DESTROY", b)
+        a.bridged_to = b.bridged_to = None
+        a.bridge_a = False
+        a.other_leg = None
+        if a.get_var("park_after_bridge") == "true":
+            a.state, a.state_number = "CS_EXECUTE", "4"
+            a.parked = True
+            self.emit("CHANNEL_PARK", a)
+        else:
+            a.state, a.state_number = "CS_EXECUTE", "4"
+            self._hangup(a, "NORMAL_CLEARING")
 
     def _finish(self, ch: Channel, cause: str, disposition: str, *, destroy: bool = True) -> None:
         if ch.parked:
@@ -1067,9 +1105,20 @@ class FreeSwitchSim:
             return "-ERR No such channel!\n"
         if len(args) > 1 and args[1] == "all":
             self._flushes[ch.uuid] = self._flushes.get(ch.uuid, 0) + 1
-        if ch.playback is not None:
-            self._stop_playback(ch, _Break(), block=False)
+        playback = ch.playback
+        if playback is not None and not greenlet.greenlet.__bool__(playback):
+            self._stop_playback(ch, _Break(), block=False)  # queued, not begun: flushed now
+        elif playback is not None:
+            # The channel sees the break at its next media frame (20 ms): a uuid_bridge sent
+            # right after it usually wins, and the playback ends as bridged (done, PLAYBACK
+            # ERROR), as on real FreeSWITCH (93 of 100 calls of the router's break + bridge).
+            gevent.spawn(self._break_later, ch, playback)
         return "+OK\n"
+
+    def _break_later(self, ch: Channel, playback: gevent.Greenlet) -> None:
+        gevent.sleep(_FRAME)
+        if ch.playback is playback and not ch.gone:
+            self._stop_playback(ch, _Break(), block=False)
 
     def _stop_playback(self, ch: Channel, exc: Exception, *, block: bool) -> None:
         playback, ch.playback = ch.playback, None
@@ -1125,10 +1174,16 @@ class FreeSwitchSim:
             return "".join(f"{name},/usr/share/freeswitch/sounds/music\n" for name in sorted(self.local_streams))
         if args[1] not in self.local_streams:
             return f"-ERR Cannot locate local_stream {args[1]}!\n"
-        return f"{args[1]}\n  location: /usr/share/freeswitch/sounds/music\n  channels: 1\n  rate:     8000\n"
+        return (
+            f"{args[1]}\n  location: /usr/share/freeswitch/sounds/music\n  channels: 1\n"
+            "  rate:     8000\n  interval: 20\n  samples:  160\n  prebuf:   65536\n"
+            "  timer:    soft\n  total:    0\n  shuffle:  true\n  ready:    true\n"
+            "  stopped:  false\n  reloading: false\n"
+        )
 
     def _api_file_exists(self, args: list[str], arg: str) -> str:
-        return "false"
+        # mod_commands: "true" / "false" with no newline; the argument is taken whole
+        return "true" if arg.strip() and arg.strip() in self.files else "false"
 
     def _api_sched_del(self, args: list[str], arg: str) -> str:
         # mod_commands: a number is a task id, anything else a task group (a channel's uuid)
@@ -1166,6 +1221,10 @@ class FreeSwitchSim:
             history = ch.variables.get("transfer_history")
             entry = f"{int(time.time())}:{uuid_mod.uuid4()}:uuid_br:{other.uuid}"
             ch.set_var("transfer_history", entry if history is None else [*([history] if isinstance(history, str) else history), entry])
+            if ch.playback is not None:
+                # a playback still running (music not broken yet) ends as the bridge takes the
+                # channel: PLAYBACK_STOP done, EXECUTE_COMPLETE "PLAYBACK ERROR", before UNPARK
+                self._stop_playback(ch, _Bridged(), block=True)
             self._unpark(ch)
         for ch in (a, b):
             ch.variables.pop("uuid_bridge", None)
@@ -1173,6 +1232,7 @@ class FreeSwitchSim:
             ch.application, ch.application_data = "uuid_bridge", (b if ch is a else a).uuid
             self.emit("CHANNEL_EXECUTE", ch, tail=[("Application", "uuid_bridge"), ("Application-Data", ch.application_data)])
         a.bridged_to, b.bridged_to = b.uuid, a.uuid
+        a.bridge_a, b.bridge_a = True, False
         self.emit("CHANNEL_BRIDGE", a, tail=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
 
     def _api_originate(self, args: list[str], arg: str, *, background: bool = False) -> str:
@@ -1265,4 +1325,8 @@ class _Break(Exception):
 
 class _Gone(Exception):
     """The channel hung up during a playback."""
+
+
+class _Bridged(_Gone):
+    """uuid_bridge took the channel during a playback (ends it as a hangup would)."""
 
