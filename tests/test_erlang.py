@@ -276,8 +276,11 @@ def test_erlang_a_tends_to_erlang_c(a: float, extra: int, aht: float, t: float) 
     c = erlang.erlang_c_metrics(n, a / aht, aht, t)
     # Callers who would wait a thousand years: nobody abandons, and it is Erlang C.
     m = erlang.erlang_a(n, a / aht, aht, 3e10, t)
-    assert m.p_wait == pytest.approx(c.p_wait, rel=1e-6, abs=1e-9)
-    assert m.service_level == pytest.approx(c.service_level, rel=1e-6, abs=1e-9)
+    # The limit is approached, not reached: the residual is about (mean wait) / patience, up to
+    # ~1e-6 of the value at 97 % load with long handle times (hypothesis found a=9.625, n=10,
+    # aht=506 s, T=0 at 1.0e-6), hence 1e-5 like the ASA.
+    assert m.p_wait == pytest.approx(c.p_wait, rel=1e-5, abs=1e-9)
+    assert m.service_level == pytest.approx(c.service_level, rel=1e-5, abs=1e-9)
     assert m.asa == pytest.approx(c.asa, rel=1e-5, abs=1e-9)
     assert m.p_abandon < 1e-5
 
