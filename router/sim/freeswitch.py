@@ -82,6 +82,16 @@ _Q850 = {
 }
 _SIP_STATUS = {"USER_BUSY": ("486", "Busy Here", "17"), "CALL_REJECTED": ("603", "Decline", "21"),
                "NORMAL_TEMPORARY_FAILURE": ("503", "Service Unavailable", "41")}
+_PROFILE_ORDER = {
+    f"Caller-{k}": i
+    for i, k in enumerate(
+        "Direction Logical-Direction Username Dialplan Caller-ID-Name Caller-ID-Number "
+        "Orig-Caller-ID-Name Orig-Caller-ID-Number Callee-ID-Name Callee-ID-Number Network-Addr "
+        "ANI ANI-II Destination-Number Unique-ID Source Transfer-Source Context RDNIS Channel-Name "
+        "Profile-Index".split()
+    )
+}
+"""The caller-profile headers in FreeSWITCH's order (the times and flags come after them)."""
 _FRAME = 0.02
 """One media frame: how long a channel takes to notice a uuid_break."""
 _DISCONNECT = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
@@ -149,10 +159,18 @@ class Channel:
         return next((v for k, v in self.profile if k == name), "")
 
     def set_profile(self, name: str, value: str) -> None:
+        """Set a caller-profile header; a new one goes where FreeSWITCH lays it out
+        (switch_caller_profile_event_set_data), not at the end."""
         for i, (k, _) in enumerate(self.profile):
             if k == name:
                 self.profile[i] = (k, value)
                 return
+        rank = _PROFILE_ORDER.get(name)
+        if rank is not None:
+            for i, (k, _) in enumerate(self.profile):
+                if _PROFILE_ORDER.get(k, len(_PROFILE_ORDER)) > rank:
+                    self.profile.insert(i, (name, value))
+                    return
         self.profile.append((name, value))
 
 
@@ -447,9 +465,11 @@ class FreeSwitchSim:
         ]
         if subclass:
             headers.insert(1, ("Event-Subclass", subclass))
-        headers += lead or []
-        if ch is not None and ch.hangup_cause is not None:
+        if name == "CHANNEL_HANGUP_COMPLETE" and ch is not None and ch.hangup_cause is not None:
+            # fired with the cause first, then the channel data repeats it after Answer-State:
+            # the header comes twice, in plain and in JSON alike (every capture)
             headers.append(("Hangup-Cause", ch.hangup_cause))
+        headers += lead or []
         if ch is not None:
             headers += [
                 ("Channel-State", ch.state), ("Channel-Call-State", ch.call_state),
@@ -459,6 +479,8 @@ class FreeSwitchSim:
                 ("Channel-HIT-Dialplan", "true" if ch.direction == "inbound" else "false"),
                 ("Channel-Call-UUID", ch.uuid), ("Answer-State", ch.answer_state),
             ]
+            if ch.hangup_cause is not None:  # right after Answer-State, as FreeSWITCH sends it
+                headers.append(("Hangup-Cause", ch.hangup_cause))
             if ch.codecs:
                 headers += [
                     ("Channel-Read-Codec-Name", "PCMU"), ("Channel-Read-Codec-Rate", "8000"),
@@ -724,7 +746,7 @@ class FreeSwitchSim:
         self._finish(b, cause, "recv_bye", destroy=False)
         self._add_stack(a, "bridge.unbridge.a")
         a.variables.pop("bridge_to", None)
-        self.emit("CHANNEL_UNBRIDGE", a, tail=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
+        self.emit("CHANNEL_UNBRIDGE", a, lead=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
         b.set_var("bridge_hangup_cause", cause)
         self.emit("CHANNEL_DESTROY", b)
         self._finish(a, cause, "send_bye")
@@ -740,11 +762,10 @@ class FreeSwitchSim:
         a.variables.pop("bridge_to", None)
         a.set_var("bridge_hangup_cause", cause)
         a.set_var("last_bridge_hangup_cause", cause)
-        self.emit("CHANNEL_UNBRIDGE", a, tail=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
+        self.emit("CHANNEL_UNBRIDGE", a, lead=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
         self.emit("CHANNEL_DESTROY", b)
         a.bridged_to = b.bridged_to = None
-        a.bridge_a = False
-        a.other_leg = None
+        a.bridge_a = False  # other_leg stays: the caller's later events still carry Other-Leg-*
         if a.get_var("park_after_bridge") == "true":
             a.state, a.state_number = "CS_EXECUTE", "4"
             a.parked = True
@@ -1233,7 +1254,7 @@ class FreeSwitchSim:
             self.emit("CHANNEL_EXECUTE", ch, tail=[("Application", "uuid_bridge"), ("Application-Data", ch.application_data)])
         a.bridged_to, b.bridged_to = b.uuid, a.uuid
         a.bridge_a, b.bridge_a = True, False
-        self.emit("CHANNEL_BRIDGE", a, tail=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
+        self.emit("CHANNEL_BRIDGE", a, lead=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
 
     def _api_originate(self, args: list[str], arg: str, *, background: bool = False) -> str:
         if len(args) < 2:
