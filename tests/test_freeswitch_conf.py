@@ -107,3 +107,11 @@ def test_the_national_number_dialplan_drives_the_router_end_to_end() -> None:
     finally:
         router.stop()
         sim.stop()
+
+
+def test_readme_checks_pass_the_event_socket_password() -> None:
+    """Once event_socket.conf.xml has its own password, a bare ``fs_cli -x`` cannot connect (real
+    FreeSWITCH 1.10.12: ``Error Connecting []``): every check of the README passes ``-p``."""
+    text = (CONF / "README.md").read_text()
+    calls = [line for line in text.splitlines() if line.lstrip().startswith("fs_cli ")]
+    assert calls and all(" -p " in line for line in calls), calls

@@ -129,6 +129,7 @@ talk = { dist = "constant", mean = 42 }
         ('[sipp.agents]\nring = { dist = "gamma", mean = 1 }\n', "sipp.agents.ring.dist"),
         ("[sipp]\nivr_share = 2\n", "sipp.ivr_share: must be a share between 0 and 1"),
         ("[sipp]\nmax_hold = -5\n", "sipp.max_hold: must be > 0 seconds"),
+        ("[sipp]\nivr_timeout = -1\n", "sipp.ivr_timeout: must be >= 0 seconds"),
     ],
 )
 def test_sipp_table_mistakes_name_the_key(config: Config, extra: str, expected: str) -> None:
@@ -158,7 +159,7 @@ def test_unreadable_profiles_name_the_file(tmp_path: Path, config: Config) -> No
         load_load_profile(tmp_path / "missing.toml", config)
 
 
-@pytest.mark.parametrize("name", ["steady", "ramp", "market_open"])
+@pytest.mark.parametrize("name", ["steady", "ramp", "market_open", "lab_short_calls"])
 def test_example_profiles_load(name: str, config: Config) -> None:
     load = load_load_profile(PROFILES / f"{name}.toml", config)
     assert load.expected_calls() > 100
@@ -202,3 +203,14 @@ def test_callers_who_press_nothing_are_reported_in_the_default_queue(config: Con
     assert {c.queue for c in nobody.callers} == {"trading"}  # single_centre_50's default_queue
     no_key = make_plan(load_text(text + '[sipp.digits]\nadvisory = ""\n', config), seed=3)
     assert {c.queue for c in no_key.callers} == {"trading"}
+
+
+def test_ivr_timeout_holds_callers_who_press_nothing_before_they_queue(config: Config) -> None:
+    """On real FreeSWITCH the shipped IVR keeps a caller who presses nothing ~12 s (two prompts
+    and 5 s timeouts) before it parks: `ivr_timeout` puts that into the plan (caller.xml's
+    field3), so that their wait and patience start in the queue; callers with digits keep theirs."""
+    text = BASE.replace("queues = { trading = 1 }", "queues = { trading = 1, advisory = 1 }")
+    plan = make_plan(load_text(text + "[sipp]\nivr_share = 0.5\nivr_timeout = 12\nivr_delay = 2\n", config), seed=5)
+    assert {c.ivr_ms for c in plan.callers if c.digit1 == "-"} == {12_000}
+    assert {c.ivr_ms for c in plan.callers if c.digit1 != "-"} == {2_000}
+    assert {c.ivr_ms for c in make_plan(load_text(text + "[sipp]\nivr_share = 0.0\n", config)).callers} == {0}

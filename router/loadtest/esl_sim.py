@@ -173,8 +173,8 @@ def _caller(
     call = CallerCall(n, c.number, c.cls, c.queue, invite=now, answered=now)
     book.calls[n] = call
     variables = {"esl_router_queue": "auto"}
+    gevent.sleep(c.ivr_ms / 1000)  # the digit's delay, or the IVR's timeouts ([sipp] ivr_timeout)
     if c.digit1 != "-":
-        gevent.sleep(c.ivr_ms / 1000)
         variables["esl_router_digits"] = c.digit1
         call.digits = c.digit1
     uuid = sim.inbound_call(c.number, "load test", service, variables)

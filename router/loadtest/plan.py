@@ -12,6 +12,10 @@ table for what only a SIP load test needs:
                               { dist = "lognormal", mean = 3, cv = 0.3 })
     terminator = ""           sent after the digit: "#" if your IVR reads several digits (the
                               shipped dialplan reads one, so none by default)
+    ivr_timeout = 0.0         seconds a caller who presses nothing stays in the IVR before it
+                              is queued (and its wait and patience start): the shipped dialplan
+                              plays its prompt twice with 5 s timeouts, about 12 s on FreeSWITCH
+                              1.10.12; 0 counts it as queued at the answer
     max_hold = 3600           a caller whose patience is "none" hangs up after this many seconds
     [sipp.digits]             IVR digits per queue (default: the config's [calls] ivr, inverted;
     trading = "1"             else 1, 2, 3... in queue order)
@@ -98,6 +102,7 @@ class LoadSpec:
     terminator: str = ""
     ivr_share: float = 1.0
     ivr_delay: Dist = Dist("constant", 3.0)
+    ivr_timeout: float = 0.0
     max_hold: float = 3600.0
     agents: Agents = Agents()
 
@@ -228,7 +233,7 @@ def make_plan(load: LoadProfile, seed: int | None = None, *, margin: float = 1.1
                 number=number,
                 cls=stream.cls,
                 queue=queue,
-                ivr_ms=_ms(draw(spec.ivr_delay, rng)) if pressed else 0,
+                ivr_ms=_ms(draw(spec.ivr_delay, rng)) if pressed else _ms(spec.ivr_timeout),
                 digit1=digits if pressed else "-",
                 digit2=spec.terminator if pressed and spec.terminator else "-",
                 patience_ms=_ms(patience),
@@ -375,7 +380,10 @@ def _with_queue_means(profile: Profile, config: Config) -> Profile:
 class _SpecParser:
     """Reads `[sipp]`, adding (key, message) problems to the shared list."""
 
-    KEYS = ("service", "ivr_share", "ivr_delay", "terminator", "max_hold", "digits", "numbers")
+    KEYS = (
+        "service", "ivr_share", "ivr_delay", "ivr_timeout", "terminator", "max_hold", "digits",
+        "numbers",
+    )  # fmt: skip
 
     def __init__(self, config: Config, problems: list[tuple[str, str]]) -> None:
         self.config = config
@@ -406,6 +414,7 @@ class _SpecParser:
             terminator=str(terminator),
             ivr_share=self.share(tbl, "sipp", "ivr_share", spec.ivr_share),
             ivr_delay=self.dist(tbl.get("ivr_delay", spec.ivr_delay), "sipp.ivr_delay"),
+            ivr_timeout=self.seconds(tbl, "sipp", "ivr_timeout", spec.ivr_timeout, zero=True),
             max_hold=self.seconds(tbl, "sipp", "max_hold", spec.max_hold),
             agents=self.agents(tbl.get("agents", {})),
         )
@@ -508,10 +517,14 @@ class _SpecParser:
             return default
         return float(value)
 
-    def seconds(self, tbl: Mapping[str, Any], where: str, key: str, default: float) -> float:
+    def seconds(
+        self, tbl: Mapping[str, Any], where: str, key: str, default: float, *, zero: bool = False
+    ) -> float:
         value = tbl.get(key, default)
+        if zero and value == 0 and not isinstance(value, bool):
+            return 0.0
         if not _positive(value):
-            self.error(f"{where}.{key}", f"must be > 0 seconds, not {value!r}")
+            self.error(f"{where}.{key}", f"must be {'>= 0' if zero else '> 0'} seconds, not {value!r}")
             return default
         return float(value)
 
