@@ -145,12 +145,17 @@ def phone_command(
     name: str | None = None,
     extra: Sequence[str] = (),
 ) -> Command:
-    """An agent-phone instance (UAS) answering every INVITE that reaches `port`."""
+    """An agent-phone instance (UAS) answering every INVITE that reaches `port`.
+
+    ``-aa`` answers 200 to the NOTIFY, OPTIONS, INFO and UPDATE that come outside a call: a
+    real FreeSWITCH sends every phone that registers a message-summary NOTIFY (mod_voicemail's
+    MWI), which the scenario would otherwise abort on ("unexpected message"), leaving
+    FreeSWITCH to retransmit it nine times per phone."""
     name = name or f"phones-{port}"
     argv = _common(
         exe, scenario, name, csv=csv, local_ip=local_ip, port=port, control_port=control_port
     )
-    return Command(name, (*argv, *extra), out, control_port)
+    return Command(name, (*argv, "-aa", *extra), out, control_port)
 
 
 def register_command(
