@@ -134,17 +134,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("realfs")
     rtp = 20000 + 2 * secrets.randbelow(10000)
     ports = LabPorts(sip=free_udp_port(), esl=free_tcp_port(), rtp_start=rtp, rtp_end=rtp + 2000)
-    password = secrets.token_hex(12)
-    config = load_config(_router_config(base, ports, password, free_udp_port()))
+    password, phone_port = secrets.token_hex(12), free_udp_port()
+    config = load_config(_router_config(base, ports, phone_port))
     build_conf(base, ports, esl_password=password, agents_xml=agents_xml(config, AGENT_PASSWORD))
     fs = start(PREFIX, base, ports, esl_password=password)
     try:
-        yield Lab(fs, base, password, _phone_port(base))
+        yield Lab(fs, base, password, phone_port)
     finally:
         fs.stop()
 
 
-def _router_config(base: Path, ports: LabPorts, password: str, phone_port: int) -> Path:
+def _router_config(base: Path, ports: LabPorts, phone_port: int) -> Path:
     """The 50-agent example centre, its agents rung straight at the SIPp phones, short wrap-up."""
     text = (ROOT / "examples" / "single_centre_50.toml").read_text()
     text = text.replace('file = "customers_single_centre.csv"', f'file = "{base / "customers.csv"}"')
@@ -155,17 +155,12 @@ def _router_config(base: Path, ports: LabPorts, password: str, phone_port: int) 
     text = re.sub(r"ring_timeout = [0-9]+", "ring_timeout = 5", text)
     path = base / "router.toml"
     path.write_text(text)
-    (base / "phone_port").write_text(str(phone_port))
     subprocess.run(
         [sys.executable, str(ROOT / "bench" / "sipp_run.py"), "--config", str(path),
          "--write-directory", str(base / "customers.csv")],
         check=True, capture_output=True, cwd=ROOT,
     )
     return path
-
-
-def _phone_port(base: Path) -> int:
-    return int((base / "phone_port").read_text())
 
 
 @pytest.fixture
