@@ -199,3 +199,27 @@ def test_adoption_second_pass_catches_calls_show_channels_did_not_list_yet() -> 
         assert env.router.wait_ready(5)
         assert caller not in env.router.calls  # not listed yet
         wait_until(lambda: env.bridged(caller), timeout=3, what="adopted by the second pass")
+
+
+def test_a_command_freeswitch_answers_too_late_retakes_the_call_and_frees_the_agent() -> None:
+    """Seen on a real FreeSWITCH 1.10.12 at 60 calls/s: api replies came after 10 s on a live
+    connection; calls and agents must not stay "ringing" for good."""
+    with routing_env(make_config(ONE_AGENT)) as env:
+        env.router.command_timeout = 0.3
+        env.agent("a1", Endpoint("answer"), Endpoint("answer"))
+        slow = env.sim._command
+        stalled: list[str] = []
+
+        def stall_first_originate(lst: Any, raw: str) -> None:
+            if raw.startswith("bgapi originate") and not stalled:
+                stalled.append(raw)
+                gevent.sleep(0.6)  # FreeSWITCH busy: this connection's replies wait
+            slow(lst, raw)
+
+        env.sim._command = stall_first_originate  # type: ignore[method-assign]
+        caller = env.call("5551001")
+        wait_until(lambda: stalled, what="the originate stalled")
+        wait_until(lambda: env.bridged(caller), timeout=5.0, what="taken afresh and bridged")
+        assert env.router.calls[caller].agent == "a1"
+        assert len(env.sent("bgapi originate")) == 2  # the late ring's leg was hung up, rung again
+        assert env.router.stats.adopted == 1 and env.router.stats.lost == 0

@@ -77,7 +77,7 @@ def reconcile(router: CallRouter, conn: ESLConnection) -> None:
         if c.callback is not None and not c.callback.connected and c.uuid not in router.calls
         and router.resume_callback(c) is not None
     }
-    router.stats.lost += sum(1 for c in stale if c.uuid not in found and c.uuid not in resumed)
+    lost = {c.uuid for c in stale if c.uuid not in found and c.uuid not in resumed}
     if not router.ready.is_set():
         router.restore_callbacks(conn)
         # Let the adopted and restored calls' flows queue them first (none yields before it),
@@ -99,9 +99,11 @@ def reconcile(router: CallRouter, conn: ESLConnection) -> None:
     gevent.sleep(SHOW_CHANNELS_LAG)
     if conn.connects == connection and conn.connected:
         try:
-            adopt(router, conn)
+            found, _ = adopt(router, conn)
+            lost -= found  # listed only now (``show channels`` lags): adopted, not lost
         except (ESLError, TimeoutError) as exc:
             log.warning("second reconciliation pass failed: %s", exc)
+    router.stats.lost += len(lost)
 
 
 def adopt(router: CallRouter, conn: ESLConnection) -> tuple[set[str], set[str]]:

@@ -19,7 +19,8 @@ parks with ``esl_router_queue`` set. Each call then runs as one greenlet that re
                       and the job's uuid, never by order: the leg parks (answered), or the job
                       says ``-ERR <cause>`` or the leg hangs up (missed: back to the queue with
                       the same place, the agent pauses, and goes on break after N misses in a row)
-    bridge            ``uuid_break`` the music, ``uuid_bridge`` caller and agent
+    bridge            ``uuid_bridge`` caller and agent (it ends the music itself: a ``uuid_break``
+                      first would cost a round trip and land a frame after the bridge anyway)
     talk              until either side hangs up; `finish` in the core, wrap-up, then the agent is
                       available and takes the best waiting call
 
@@ -117,6 +118,11 @@ class _Stop(Exception):
 
 class _CallerGone(Exception):
     """The caller hung up before an agent answered."""
+
+
+class _Retake(Exception):
+    """FreeSWITCH did not answer a command in time although connected (overloaded): the call is
+    dropped by us (legs killed, agent freed) and taken afresh from the channel, keeping its place."""
 
 
 _WAKE = "wake"  # inbox message: the core assigned an agent to the call
@@ -221,6 +227,9 @@ class CallRouter:
         check_names(config)
         self.phones = {a.id: self._phone(a.id) for a in config.agents}
         self.draining = False
+        self.command_timeout = 10.0
+        """Seconds a call's command may wait for FreeSWITCH's reply before the call is taken
+        afresh (a busy FreeSWITCH answers one connection's ``api`` commands one at a time)."""
         self.ready = gevent.event.Event()
         """Set once the first connection is made, existing calls adopted and agents logged in."""
         self._last_now = 0.0
@@ -468,14 +477,23 @@ class CallRouter:
             self._caller_gone(call)
         except _Stop:
             return  # the call stays registered: a reset or a successor takes it from here
+        except _Retake:
+            self._retake(call)
+            return
         except Exception:
             log.exception("call %s: flow failed; taking the call afresh", call.uuid)
-            self._drop(call)
-            from router.routing.adopt import readopt
-
-            gevent.spawn(readopt, self, call.conn, call.uuid)
+            self._retake(call)
             return
         self._forget(call)
+
+    def _retake(self, call: Call) -> None:
+        from router.routing.adopt import readopt
+
+        self._drop(call)
+        if call.callback is not None and not call.callback.connected:
+            self.resume_callback(call)  # no channel to read it back from
+        else:
+            gevent.spawn(readopt, self, call.conn, call.uuid)
 
     def _adopted_talk(self, call: Call) -> None:
         """The flow of a conversation found in progress (re-adoption): its end, then wrap-up."""
@@ -551,12 +569,14 @@ class CallRouter:
 
     def check_music(self, conn: ESLConnection) -> None:
         """Play `hold_music` if FreeSWITCH has it, else `fallback_music` (asked once per
-        connection: ``local_stream show <name>`` or ``file_exists <path>``; a missing source
-        would otherwise play nothing, captures d6)."""
+        connection: ``local_stream show <name>``, or ``file_exists <path>`` for an absolute path;
+        a missing source would otherwise play nothing, captures d6). A path relative to the
+        sounds directory is not checked: ``file_exists`` says false for it although ``playback``
+        finds it (seen on FreeSWITCH 1.10.12)."""
         music = self.settings.hold_music
         if music.startswith("local_stream://"):
             reply = conn.api("local_stream", "show", music[len("local_stream://") :])
-        elif "://" not in music:
+        elif music.startswith("/"):
             reply = conn.api("file_exists", music)
             reply = reply if reply.body.strip() == "true" else ApiResponse({}, "-ERR no such file")
         else:
@@ -876,7 +896,7 @@ class CallRouter:
     def _bridge_callback(self, call: Call, agent: str) -> bool:
         cb = call.callback
         assert cb is not None and call.leg is not None and call.cust_leg is not None
-        self._esl(call, call.conn.api, "uuid_break", call.leg, "all")
+        # the agent's ringback ends with the bridge, as the hold music does (`_bridge`)
         reply: ApiResponse = self._esl(call, call.conn.api, "uuid_bridge", call.cust_leg, call.leg)
         if not reply.ok:
             log.info("call %s: uuid_bridge of the callback failed: %s", call.uuid, reply.body.strip())
@@ -987,8 +1007,9 @@ class CallRouter:
     def _bridge(self, call: Call, agent: str) -> bool:
         assert call.leg is not None
         if call.side is not None:
-            call.side.join(timeout=5.0)  # the music is queued before we break it
-        self._esl(call, call.conn.api, "uuid_break", call.uuid, "all")
+            call.side.join(timeout=5.0)  # the music is queued before the bridge ends it
+        # No uuid_break first: on real FreeSWITCH uuid_bridge stops the playback itself, and a
+        # break sent just before it lands a frame later (after the bridge) in most calls.
         reply: ApiResponse = self._esl(call, call.conn.api, "uuid_bridge", call.uuid, call.leg)
         if not reply.ok:
             log.info("call %s: uuid_bridge failed: %s", call.uuid, reply.body.strip())
@@ -1167,9 +1188,16 @@ class CallRouter:
     def _esl(self, call: Call, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run an ESL command for a call; a lost connection ends the flow (the reset that follows
         the reconnection adopts the call again)."""
+        kwargs.setdefault("timeout", self.command_timeout)
         try:
             result = method(*args, **kwargs)
-        except (NotConnected, ConnectionLost, TimeoutError) as exc:
+        except TimeoutError as exc:
+            if call.conn.connected:  # no reconnection will come to adopt it again
+                log.warning("call %s: %s; taking the call afresh", call.uuid, exc)
+                raise _Retake from None
+            log.warning("call %s: %s; it will be adopted again on reconnection", call.uuid, exc)
+            raise _Stop from None
+        except (NotConnected, ConnectionLost) as exc:
             log.warning("call %s: %s; it will be adopted again on reconnection", call.uuid, exc)
             raise _Stop from None
         if call.stale:
