@@ -816,6 +816,18 @@ def simulate(
         if not assign(i, a, now):
             free(a, now)
 
+    def place(i: int, now: float) -> bool:
+        """`enqueue` call i again in its place: taken by an agent at once (True), or left waiting
+        with the core's next relaxation step noted (False)."""
+        got = enqueue(i, now)
+        if got is not None:
+            take(i, agent_index[got], now)
+            return True
+        nr = core.next_relaxation()
+        if nr is not None:
+            note_relax(nr)
+        return False
+
     def free(a: int, now: float) -> None:
         """Agent a may take calls again (or leaves, if the shift is over)."""
         if leaving[a] and active[a] == 0:
@@ -959,26 +971,14 @@ def simulate(
                     line(x, False)
                     if cb_cls is not None and cb_cls != sub_cls_name[stream_of[x]]:
                         core.remove_call(str(x), t)  # the same place, in the callbacks' class
-                        got = enqueue(x, t)
-                        if got is not None:
-                            take(x, agent_index[got], t)
-                        else:
-                            nr = core.next_relaxation()
-                            if nr is not None:
-                                note_relax(nr)
+                        place(x, t)
                 elif rule.to is not None:  # to another queue, keeping the enqueue time
                     core.remove_call(str(x), t)
                     visited.setdefault(x, set()).add(queues[q])
                     waiting_q[q] -= 1
                     cur_queue[x] = queues.index(rule.to)
                     waiting_q[cur_queue[x]] += 1
-                    got = enqueue(x, t)
-                    if got is not None:
-                        take(x, agent_index[got], t)
-                    else:
-                        nr = core.next_relaxation()
-                        if nr is not None:
-                            note_relax(nr)
+                    if not place(x, t):
                         schedule_overflow(x, t)
                 else:  # to an extension (voicemail): no agent will answer it
                     core.remove_call(str(x), t)
@@ -1002,13 +1002,7 @@ def simulate(
                     unresolved -= 1
                 free(a, t)
             elif kind == _CB_RETRY:  # back in the core, in its place
-                got = enqueue(x, t)
-                if got is not None:
-                    take(x, agent_index[got], t)
-                else:
-                    nr = core.next_relaxation()
-                    if nr is not None:
-                        note_relax(nr)
+                place(x, t)
             if events >= next_check:
                 next_check = events + 4096
                 wall = time.perf_counter()
