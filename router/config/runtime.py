@@ -249,7 +249,7 @@ def _trunks(checker: Checker, value: Any) -> tuple[Trunk, ...]:
                 checker.error(f"{key}.{header}", f"{got!r} is not a SIP header name (letters, digits, -)")
                 got = None
             found[header] = got
-        if not any(found.values()) and not any(h in tbl for h in headers):
+        if not any(h in tbl for h in headers):
             checker.error(key, f"name at least one of {', '.join(headers)} (else the trunk means nothing)")
         if name is not None and nets:
             trunks.append(Trunk(name, tuple(nets), **found))

@@ -71,12 +71,11 @@ def reconcile(router: CallRouter, conn: ESLConnection) -> None:
         log.error("reconciliation with FreeSWITCH failed: %s; retrying", exc)
         found, talking = set(), set()
     # A callback not yet connected has no channel: it waits again in its place.
-    resumed = {
-        c.uuid
-        for c in stale
-        if c.callback is not None and not c.callback.connected and c.uuid not in router.calls
-        and router.resume_callback(c) is not None
-    }
+    resumed = set()
+    for call in stale:
+        if call.callback is not None and not call.callback.connected and call.uuid not in router.calls:
+            router.resume_callback(call)
+            resumed.add(call.uuid)
     lost = {c.uuid for c in stale if c.uuid not in found and c.uuid not in resumed}
     if not router.ready.is_set():
         router.restore_callbacks(conn)
@@ -233,6 +232,7 @@ def apply_config(router: CallRouter, config: Config, directory: Directory | None
                 agent.id, centre=agent.centre, skills=dict(agent.skills), max_calls=agent.max_calls
             )
             router._retired.discard(agent.id)
+            router.phones[agent.id].max_calls = agent.max_calls
         else:
             router.core.add_agent(agent.id, agent.centre, dict(agent.skills), max_calls=agent.max_calls)
             added.append(agent.id)
@@ -242,7 +242,7 @@ def apply_config(router: CallRouter, config: Config, directory: Directory | None
         if conn.connected:
             gevent.spawn(router._safe, router.check_music, conn)
     for agent_id in added:
-        router.phones[agent_id] = router._phone(agent_id)
+        router.phones[agent_id] = router._phone(agent_id, wanted[agent_id].max_calls)
     for phone in router.phones.values():
         phone.endpoint = config.calls.agent_endpoint
     for agent_id in [a for a in router.phones if a not in wanted]:

@@ -35,7 +35,7 @@ from router.config import Config
 from router.esl.protocol import EventValue
 from router.routing.directory import Customer, Directory, normalise_number
 
-__all__ = ["Classification", "classify", "header", "unknown_class"]
+__all__ = ["Classification", "classify", "dialect_preferences", "header", "unknown_class"]
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _DIGITS = re.compile(r"[0-9*#]{1,16}")
@@ -77,6 +77,12 @@ def unknown_class(config: Config) -> str:
     return min(config.classes, key=lambda c: (c.base, c.name)).name
 
 
+def dialect_preferences(config: Config, home: str) -> tuple[tuple[str, float], ...]:
+    """The preferred skills of a caller from `home`: its centre's dialects."""
+    dialects = next((c.dialects for c in config.centres if c.name == home), ())
+    return tuple((d, 1.0) for d in dialects)
+
+
 def classify(headers: Mapping[str, EventValue], config: Config, directory: Directory) -> Classification:
     """Classify one call from its channel headers; see the module docstring for the rules."""
     notes: list[str] = []
@@ -106,7 +112,6 @@ def classify(headers: Mapping[str, EventValue], config: Config, directory: Direc
             notes.append(f"{what} {value} from a trusted trunk")
         elif value:
             notes.append(f"ignored {what} {_show(value)} from a trusted trunk: not a configured {what}")
-    dialects = next((c.dialects for c in config.centres if c.name == home), ())
 
     enqueued_at = None
     raw_at = header(headers, "variable_esl_router_enqueued_at")
@@ -138,7 +143,7 @@ def classify(headers: Mapping[str, EventValue], config: Config, directory: Direc
         home=home,
         caller=number,
         customer=customer,
-        preferred=tuple((d, 1.0) for d in dialects),
+        preferred=dialect_preferences(config, home),
         preferred_agent=agent,
         enqueued_at=enqueued_at,
         fallback_task=fallback,

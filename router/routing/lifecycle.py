@@ -57,14 +57,14 @@ import gevent.queue  # type: ignore[import-untyped]
 
 from router._core import Core, CoreError
 from router.clock import Clock, SystemClock
-from router.config import Config, ConfigError
+from router.config import Centre, Config, ConfigError
 from router.config.model import Overflow
 from router.esl import protocol
 from router.esl.connection import ConnectionLost, ESLConnection, ESLError, NotConnected
 from router.esl.protocol import ApiResponse, Event, EventValue, UnsafeValueError
 from router.routing import admission, callback_store
 from router.routing.callback_store import StoredCallback
-from router.routing.classify import Classification, classify, unknown_class
+from router.routing.classify import Classification, classify, dialect_preferences, unknown_class
 from router.routing.directory import Directory, load_directory
 from router.routing.stats import Stats
 
@@ -187,6 +187,7 @@ class _Phone:
 
     agent: str
     endpoint: str
+    max_calls: int = 1
     misses: int = 0
     timer: gevent.Greenlet | None = None
 
@@ -225,7 +226,7 @@ class CallRouter:
         self.legs: dict[str, Call] = {}
         self.jobs: dict[str, Call] = {}
         check_names(config)
-        self.phones = {a.id: self._phone(a.id) for a in config.agents}
+        self.phones = {a.id: self._phone(a.id, a.max_calls) for a in config.agents}
         self.draining = False
         self.command_timeout = 10.0
         """Seconds a call's command may wait for FreeSWITCH's reply before the call is taken
@@ -367,23 +368,22 @@ class CallRouter:
             return None
         info = classify(headers, self.config, self.directory)
         now = self.now()
-        call_back: str | None = None
+        call_back: str | None = None  # why the caller is called back instead of given a line
         if not adopted:
             reason = self._admission(info, now)
-            if reason is not None and self.settings.refuse_action == "callback" and info.caller:
-                call_back = f"no line ({reason})"
-                self.stats.refused[reason] += 1
-                self.stats.refused_classes[info.cls] += 1
-            elif reason is not None:
-                self._refusing.add(uuid)
-                self.stats.refused[reason] += 1
-                self.stats.refused_classes[info.cls] += 1
-                log.info("call %s (%s, %s): no line (%s)", uuid, info.cls, info.queue, reason)
-                self._emit("refused", uuid=uuid, info=info, reason=reason)
-                gevent.spawn(self._refuse, conn, uuid, info, reason)
-                return None
-            else:
+            if reason is None:
                 self.stats.admitted[info.cls] += 1
+            else:
+                self.stats.refused[reason] += 1
+                self.stats.refused_classes[info.cls] += 1
+                if self.settings.refuse_action == "callback" and info.caller:
+                    call_back = f"no line ({reason})"
+                else:
+                    self._refusing.add(uuid)
+                    log.info("call %s (%s, %s): no line (%s)", uuid, info.cls, info.queue, reason)
+                    self._emit("refused", uuid=uuid, info=info, reason=reason)
+                    gevent.spawn(self._refuse, conn, uuid, info, reason)
+                    return None
         enqueued_at = now if info.enqueued_at is None else min(info.enqueued_at, now)
         call = Call(uuid, info, enqueued_at, conn.connects, conn, trigger=trigger, visited=set(info.visited))
         self.calls[uuid] = call
@@ -395,15 +395,19 @@ class CallRouter:
         for note in info.notes:
             log.info("call %s: %s", uuid, note)
         if call_back is not None:
-            self._become_callback(call, call_back, queued=False)
+            self._become_callback(call, "no line", call_back, queued=False)
         call.flow = gevent.spawn(self._flow, call)
         return call
 
     # --- admission (router.routing.admission) ---------------------------------------------------
 
+    def _centre(self) -> Centre | None:
+        """The centre this router serves (its lines and line shares)."""
+        return next((c for c in self.config.centres if c.name == self.config.centre), None)
+
     def _admission(self, info: Classification, now: float) -> str | None:
         """None to give the caller a line, else why not (see `admission.decide`)."""
-        centre = next((c for c in self.config.centres if c.name == self.config.centre), None)
+        centre = self._centre()
         used = self.lines
         ewt: float | None = None
         if self.settings.max_expected_wait > 0:
@@ -615,7 +619,7 @@ class CallRouter:
                 callback = self.settings.callback
                 if callback is not None and callback.key is not None and digit == callback.key:
                     if call.info.caller:
-                        self._become_callback(call, f"pressed {digit}")
+                        self._become_callback(call, f"pressed {digit}", f"pressed {digit}")
                     else:
                         log.info("call %s: pressed %s for a callback, but has no number", call.uuid, digit)
                         self._emit("callback_refused", call=call, why="no caller number")
@@ -679,7 +683,7 @@ class CallRouter:
         self.stats.overflowed[f"{old}->{rule.to or rule.extension or 'callback'}"] += 1
         if rule.callback:
             self._emit("overflow", call=call, queue=old, to="callback", wait=now - call.enqueued_at)
-            self._become_callback(call, "maximum wait")
+            self._become_callback(call, "maximum wait", "maximum wait")
             return False
         if rule.to is not None:
             call.visited.add(old)
@@ -717,13 +721,13 @@ class CallRouter:
 
     # --- callbacks: the caller hangs up and keeps their place; agent first, then customer ---
 
-    def _become_callback(self, call: Call, why: str, *, queued: bool = True) -> None:
+    def _become_callback(self, call: Call, kind: str, why: str, *, queued: bool = True) -> None:
         """The caller will be called back: the call keeps its place (its enqueue time) in the
         core, in the callback class if one is set; beside the flow, the caller hears `confirm`
         and is hung up."""
         assert call.info.caller is not None and self.settings.callback is not None
         call.callback = CallbackRequest(call.info.caller, why)
-        self.stats.callbacks[why.split(" (")[0]] += 1
+        self.stats.callbacks[kind] += 1
         log.info("call %s: to be called back on %s (%s)", call.uuid, call.info.caller, why)
         self.hold_line(call, False)  # the caller is hung up: the line is free
         cls = self.settings.callback.cls
@@ -800,9 +804,8 @@ class CallRouter:
             if (queue, cls, home) != (stored.queue, stored.cls, stored.home):
                 log.warning("callback %s: %s/%s/%s no longer configured: now %s/%s/%s", stored.uuid,
                             stored.queue, stored.cls, stored.home, queue, cls, home)
-            dialects = next((c.dialects for c in self.config.centres if c.name == home), ())
             agent = stored.preferred_agent if stored.preferred_agent in self.phones else None
-            info = Classification(queue, cls, home, stored.number, preferred=tuple((d, 1.0) for d in dialects),
+            info = Classification(queue, cls, home, stored.number, preferred=dialect_preferences(self.config, home),
                                   preferred_agent=agent, enqueued_at=stored.enqueued_at)
             request = CallbackRequest(stored.number, stored.why, stored.tries, retry_at=stored.retry_at)
             call = Call(stored.uuid, info, stored.enqueued_at, conn.connects, conn, callback=request)
@@ -828,8 +831,7 @@ class CallRouter:
         class, `admission.decide`): if so it is held from now, so that no caller takes it while
         the agent and the customer ring; if not, the agent is freed and the callback waits
         `LINE_WAIT` seconds out of the queue, keeping its place."""
-        centre = next((c for c in self.config.centres if c.name == self.config.centre), None)
-        reason = admission.decide(centre, self.lines, call.info.cls, None)
+        reason = admission.decide(self._centre(), self.lines, call.info.cls, None)
         if reason is None:
             self.hold_line(call, True)
             return True
@@ -1045,8 +1047,9 @@ class CallRouter:
             self.core.finish(call.uuid, now, talk)
         self.stats.finished += 1
         self._emit("finished", call=call, agent=agent, talk=talk)
-        if agent is not None and agent in self.phones and self.core.agent_info(agent)["active"] > 0:
-            self._on_call(agent, now)  # an agent of max_calls > 1 still on another call
+        phone = self.phones.get(agent) if agent is not None else None
+        if phone is not None and phone.max_calls > 1 and self.core.agent_info(phone.agent)["active"] > 0:
+            self._on_call(phone.agent, now)  # still on another call
         elif agent is not None:
             self._agent_after(agent, "wrap_up", self.settings.wrap_up)
         return transferred
@@ -1243,8 +1246,8 @@ class CallRouter:
 
     # --- agents ---------------------------------------------------------------------------------
 
-    def _phone(self, agent: str) -> _Phone:
-        return _Phone(agent, self.settings.agent_endpoint)
+    def _phone(self, agent: str, max_calls: int) -> _Phone:
+        return _Phone(agent, self.settings.agent_endpoint, max_calls)
 
     def _assign(self, call_id: str, agent: str, trigger: float) -> None:
         """The core gave `agent` the waiting call `call_id`: wake its flow."""
@@ -1291,11 +1294,13 @@ class CallRouter:
     def _on_call(self, agent: str, now: float) -> None:
         """The agent is in a conversation: ``on_call`` when that is all they take (`max_calls`),
         else still ``available`` for another call, offered one at once."""
-        info = self.core.agent_info(agent)
-        if info["active"] < info["max_calls"] and info["active"] > 0:
-            self._agent_ready(agent)
-        else:
-            self.core.set_agent_state(agent, "on_call", now)
+        phone = self.phones.get(agent)
+        if phone is not None and phone.max_calls > 1:  # only then is the core asked (hot path)
+            active = self.core.agent_info(agent)["active"]
+            if 0 < active < phone.max_calls:
+                self._agent_ready(agent)
+                return
+        self.core.set_agent_state(agent, "on_call", now)
 
     def agent_ready(self, agent: str) -> None:
         """Make an agent available (back from break, logged in); refused while on a call."""
