@@ -41,14 +41,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from router.config import Config
-from router.sim.profile import Dist, Profile, ProfileError, Stream, parse_profile
+from router.sim.profile import Dist, Profile, ProfileError, Stream, parse_profile, read_toml
 
 __all__ = [
     "DEFAULT_NUMBERS",
@@ -319,16 +318,7 @@ def _mean_aht(load: LoadProfile) -> float:
 def load_load_profile(path: str | Path, config: Config) -> LoadProfile:
     """Read a load profile file (ProfileError naming the file, key and fix on any mistake)."""
     file = Path(path)
-    try:
-        data = tomllib.loads(file.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(file, [("", "no such file; check the path")]) from None
-    except OSError as exc:
-        raise ProfileError(file, [("", f"cannot read: {exc.strerror}")]) from exc
-    except UnicodeDecodeError as exc:
-        raise ProfileError(file, [("", f"not UTF-8 text (byte {exc.start})")]) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(file, [("", f"TOML syntax error: {exc}")]) from exc
+    data = read_toml(file)
     return parse_load_profile(data, file, config)
 
 

@@ -52,7 +52,6 @@ Everything is validated against the config: a mistake names the file, the key an
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import tomllib
@@ -62,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from router.config import Config, ConfigError, QueueSpec
+from router.config.checks import choices
 
 __all__ = [
     "DAY",
@@ -193,6 +193,12 @@ def clock_text(t: float) -> str:
 def load_profile(path: str | Path, config: Config) -> Profile:
     """Read, parse and validate a profile file against `config` (ProfileError on any mistake)."""
     file = Path(path)
+    return parse_profile(read_toml(file), file, config)
+
+
+def read_toml(file: Path) -> dict[str, Any]:
+    """A profile file's TOML data; ProfileError naming the file on any mistake (also used for
+    the load tester's rate profiles)."""
     try:
         text = file.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -202,10 +208,9 @@ def load_profile(path: str | Path, config: Config) -> Profile:
     except UnicodeDecodeError as exc:
         raise ProfileError(file, [("", f"not UTF-8 text (byte {exc.start})")]) from exc
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(file, [("", f"TOML syntax error: {exc}")]) from exc
-    return parse_profile(data, file, config)
 
 
 def parse_profile(data: Mapping[str, Any], path: Path, config: Config) -> Profile:
@@ -231,11 +236,11 @@ def check_profile(profile: Profile, config: Config) -> None:
         key = f"arrivals.streams[{i}]"
         if stream.cls not in classes:
             problems.append(
-                (f"{key}.class", f"unknown class {stream.cls!r}; {_hint(stream.cls, classes)}")
+                (f"{key}.class", f"unknown class {stream.cls!r}; {choices(stream.cls, classes)}")
             )
         if stream.queue not in queues:
             problems.append(
-                (f"{key}.queue", f"unknown queue {stream.queue!r}; {_hint(stream.queue, queues)}")
+                (f"{key}.queue", f"unknown queue {stream.queue!r}; {choices(stream.queue, queues)}")
             )
         for j, (t, rate) in enumerate(stream.rates):
             if not (math.isfinite(rate) and rate >= 0):
@@ -247,7 +252,7 @@ def check_profile(profile: Profile, config: Config) -> None:
         for centre in stream.homes or {}:
             if centre not in centres:
                 problems.append(
-                    (f"{key}.homes.{centre}", f"unknown centre; {_hint(centre, centres)}")
+                    (f"{key}.homes.{centre}", f"unknown centre; {choices(centre, centres)}")
                 )
     if problems:
         raise ProfileError(profile.path, problems)
@@ -455,7 +460,7 @@ class _Parser:
         for name, number in value.items():
             nkey = f"{key}.{name}"
             if name not in known:
-                self.error(nkey, f"unknown {what} {name!r}; {_hint(name, known)}")
+                self.error(nkey, f"unknown {what} {name!r}; {choices(name, known)}")
             elif isinstance(number, bool) or not isinstance(number, int | float):
                 self.error(nkey, f"must be a number, not {number!r}")
             elif not math.isfinite(number) or number < 0:
@@ -480,7 +485,7 @@ class _Parser:
         for name, item in sub.items():
             ikey = f"{key}.{by}.{name}"
             if name not in known:
-                self.error(ikey, f"unknown {what} {name!r}; {_hint(name, known)}")
+                self.error(ikey, f"unknown {what} {name!r}; {choices(name, known)}")
                 continue
             itbl = self.table(item, ikey, ("dist", "mean", "cv"))
             merged = {"dist": default.kind, "cv": default.cv, **itbl}
@@ -564,7 +569,7 @@ class _Parser:
                     continue
                 for j, name in enumerate(names):
                     if name not in centres:
-                        self.error(f"{key}.centres[{j}]", f"unknown centre; {_hint(name, centres)}")
+                        self.error(f"{key}.centres[{j}]", f"unknown centre; {choices(name, centres)}")
             prefix = tbl.get("prefix")
             if prefix is not None and not isinstance(prefix, str):
                 self.error(f"{key}.prefix", "must be a string (the start of agent ids)")
@@ -594,7 +599,7 @@ class _Parser:
             for name in value:
                 if name not in names:
                     where = f"{key}.{name}" if key else name
-                    self.error(where, f"unknown key; {_hint(name, names)}")
+                    self.error(where, f"unknown key; {choices(name, names)}")
         return value
 
     def array(self, value: Any, key: str) -> list[tuple[str, Any]]:
@@ -642,13 +647,3 @@ class _Parser:
                 return int(h) * 3600.0 + int(m) * 60.0 + int(s)
         self.error(key, f'{value!r} is not a time; write "HH:MM" (e.g. "09:30") or seconds')
         return None
-
-
-def _hint(name: str, options: Iterable[str]) -> str:
-    options = list(options)
-    close = difflib.get_close_matches(name, options, n=1)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    if not options:
-        return "none are defined"
-    return "expected one of " + ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
